@@ -1,0 +1,112 @@
+"""The transforms a user calls, each a few lines on top of ``jvp`` (forward.py) and ``vjp`` (reverse.py).
+
+Names, signatures and results follow JAX, so that habits carry straight over.
+"""
+import numpy as np
+
+from . import numpy as anp
+from .forward import jvp
+from .reverse import vjp
+from .tree import tree_flatten, tree_unflatten
+
+
+def _positions(argnums, nargs, who):
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    for i in nums:
+        if not isinstance(i, int) or not -nargs <= i < nargs:
+            raise ValueError(f"{who}: argnums={argnums!r} does not name an argument of a function "
+                             f"called with {nargs} argument(s)")
+    return tuple(i % nargs for i in nums)
+
+
+def _with_args(fun, args, nums):
+    """fun as a function of the arguments at positions ``nums`` only, the others fixed."""
+    def partial(*chosen):
+        full = list(args)
+        for i, x in zip(nums, chosen):
+            full[i] = x
+        return fun(*full)
+    return partial
+
+
+def value_and_grad(fun, argnums=0):
+    """x ↦ (f(x), ∇f(x)) for a scalar f: one forward sweep, one backward sweep."""
+    def value_and_grad_fun(*args):
+        nums = _positions(argnums, len(args), "grad")
+        value, pullback = vjp(_with_args(fun, args, nums), *(args[i] for i in nums))
+        if np.shape(value) != ():
+            raise TypeError(
+                f"grad needs a function with a scalar output, but {getattr(fun, '__name__', 'it')} "
+                f"returned an array of shape {np.shape(value)}. For a vector output take the whole "
+                f"Jacobian with jacrev or jacfwd, or one vector-Jacobian product with vjp.")
+        grads = pullback(np.ones(()))  # ∂L/∂L = 1
+        return value, grads[0] if isinstance(argnums, int) else grads
+    return value_and_grad_fun
+
+
+def grad(fun, argnums=0):
+    """x ↦ ∇f(x) = (∂f/∂x_1, …, ∂f/∂x_n) for a scalar f, by reverse mode."""
+    value_and_grad_fun = value_and_grad(fun, argnums)
+    return lambda *args: value_and_grad_fun(*args)[1]
+
+
+def _basis(x):
+    """The unit arrays e_k shaped like x, k = 1..x.size."""
+    return [np.eye(1, np.size(x), k).reshape(np.shape(x)) for k in range(np.size(x))]
+
+
+def jacfwd(fun, argnums=0):
+    """x ↦ J = ∂f/∂x, column by column: one forward sweep (jvp) per input coordinate."""
+    def jac_fun(*args):
+        nums = _positions(argnums, len(args), "jacfwd")
+        per_arg = []  # per argument: {output leaf k: its Jacobian block}
+        for i in nums:
+            f_i = _with_args(fun, args, (i,))
+            sweeps = [jvp(f_i, (args[i],), (e,)) for e in _basis(args[i])]
+            out, out_def = tree_flatten(sweeps[0][0])
+            columns = [tree_flatten(tangent)[0] for _, tangent in sweeps]
+            per_arg.append([anp.reshape(anp.stack([c[k] for c in columns], axis=-1),
+                                        np.shape(o) + np.shape(args[i])) for k, o in enumerate(out)])
+        return _arrange(per_arg, out_def, argnums)
+    return jac_fun
+
+
+def jacrev(fun, argnums=0):
+    """x ↦ J = ∂f/∂x, row by row: one forward sweep, then one backward sweep (vjp) per output."""
+    def jac_fun(*args):
+        nums = _positions(argnums, len(args), "jacrev")
+        out, pullback = vjp(_with_args(fun, args, nums), *(args[i] for i in nums))
+        out_leaves, out_def = tree_flatten(out)
+        rows = []  # rows[k][j]: Jacobian block of output leaf k with respect to argument j
+        for k, o in enumerate(out_leaves):
+            cotangents = [np.zeros(np.shape(leaf)) for leaf in out_leaves]
+            grads_per_e = []
+            for e in _basis(o):
+                cotangents[k] = e
+                grads_per_e.append(pullback(tree_unflatten(out_def, cotangents)))
+            rows.append([anp.reshape(anp.stack([g[j] for g in grads_per_e]),
+                                     np.shape(o) + np.shape(args[i])) for j, i in enumerate(nums)])
+        per_arg = [[rows[k][j] for k in range(len(out_leaves))] for j in range(len(nums))]
+        return _arrange(per_arg, out_def, argnums)
+    return jac_fun
+
+
+def _arrange(per_arg, out_def, argnums):
+    """JAX's layout: the output's structure, each leaf holding one block (or a tuple per argnum)."""
+    if isinstance(argnums, int):
+        return tree_unflatten(out_def, per_arg[0])
+    return tree_unflatten(out_def, [tuple(blocks) for blocks in zip(*per_arg)])
+
+
+def hessian(fun, argnums=0):
+    """x ↦ ∇²f(x), as the forward-mode Jacobian of the reverse-mode gradient."""
+    return jacfwd(jacrev(fun, argnums), argnums)
+
+
+def hvp(fun, x, v):
+    """∇²f(x)·v = ∂/∂ε ∇f(x + εv) at ε = 0: forward mode over reverse mode.
+
+    Costs a small multiple of one gradient and never forms the Hessian (the lecture's
+    ∇²f(x)v = ∇[x ↦ ∇f(x)ᵀv], here with the outer ∇ done in forward mode).
+    """
+    return jvp(grad(fun), (x,), (v,))[1]
