@@ -7,5 +7,6 @@ computational graph and its tables).
 from .forward import jvp
 from .reverse import vjp
 from .transforms import grad, hessian, hvp, jacfwd, jacrev, value_and_grad
+from . import graph  # noqa: E402  (the lecture's computational graph and tables)
 
 __all__ = ["grad", "value_and_grad", "jvp", "vjp", "jacfwd", "jacrev", "hessian", "hvp"]

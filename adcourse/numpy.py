@@ -61,7 +61,7 @@ cos = elementwise(_np.cos, lambda ans, x: -sin(x))
 tanh = elementwise(_np.tanh, lambda ans, x: 1.0 - ans * ans)
 sigmoid = elementwise(lambda x: 0.5 * (_np.tanh(0.5 * x) + 1.0), lambda ans, x: ans * (1.0 - ans),
                       name="sigmoid")                          # 1/(1+e^-x), without overflow
-abs = elementwise(_np.abs, lambda ans, x: _np.sign(concrete(x)))  # slope 0 at 0, as in JAX
+abs = elementwise(_np.abs, lambda ans, x: _np.where(concrete(x) >= 0, 1.0, -1.0))  # 1 at 0, as JAX
 relu = elementwise(lambda x: _np.maximum(x, 0.0), lambda ans, x: concrete(x) > 0, name="relu")
 
 
@@ -297,6 +297,10 @@ def _attach_operators(cls):
     cls.__pos__ = lambda self: self
     cls.__getitem__ = lambda self, index: getitem(self, index=index)
     cls.T = property(lambda self: transpose(self))
+    cls.sum = lambda self, axis=None, keepdims=False: sum(self, axis=axis, keepdims=keepdims)
+    cls.mean = lambda self, axis=None, keepdims=False: mean(self, axis=axis, keepdims=keepdims)
+    cls.reshape = lambda self, *shape: reshape(self, shape[0] if len(shape) == 1 else shape)
+    cls.ravel = lambda self: ravel(self)
 
 
 from .core import Tracer  # noqa: E402
@@ -306,3 +310,6 @@ _attach_operators(Tracer)
 UFUNC_TWINS = {_np.add: add, _np.subtract: subtract, _np.multiply: multiply,
                _np.true_divide: divide, _np.power: power, _np.matmul: matmul,
                _np.negative: negative, _np.absolute: abs}
+for _compare in (_np.greater, _np.greater_equal, _np.less, _np.less_equal, _np.equal, _np.not_equal):
+    # comparisons are piecewise constant: a plain boolean array, no derivative
+    UFUNC_TWINS[_compare] = lambda a, b, f=_compare: f(concrete(a), concrete(b))
