@@ -49,6 +49,16 @@ class Primitive:
         return f"<primitive {self.name}>"
 
 
+class EveryArgument:
+    """The rule table of a primitive that takes any number of arguments: rule(i, ...) for each i."""
+
+    def __init__(self, rule):
+        self.rule = rule
+
+    def __getitem__(self, i):
+        return lambda *args, **params: self.rule(i, *args, **params)
+
+
 def concrete(x):
     """The plain array under any number of tracers."""
     while isinstance(x, Tracer):

@@ -9,14 +9,13 @@ this module, so they are differentiable themselves: that is all higher derivativ
 
 Use it as ``import adcourse.numpy as anp`` inside functions you want to differentiate.
 """
-import functools
 import operator
 
 import numpy as _np
 from numpy import (e, eye, float32, float64, full, inf, linspace, arange, nan,  # noqa: F401
                    newaxis, ones, pi, zeros)
 
-from .core import Primitive, concrete
+from .core import EveryArgument, Primitive, concrete
 
 shape, ndim = _np.shape, _np.ndim  # both work on traced values too
 
@@ -174,16 +173,6 @@ getitem = Primitive("getitem", lambda x, index: x[index],
                     vjp=(lambda g, ans, x, index: scatter_add(g, index=index, shape=shape(x)),))
 
 
-class _EveryArgument:
-    """The rule tables of a primitive with any number of arguments: rule(i, ...) for position i."""
-
-    def __init__(self, rule):
-        self.rule = rule
-
-    def __getitem__(self, i):
-        return functools.partial(self.rule, i)
-
-
 def _concatenate_jvp(i, t, ans, *xs, axis=0):
     return _concatenate(*[t if j == i else zeros(shape(x)) for j, x in enumerate(xs)], axis=axis)
 
@@ -196,7 +185,7 @@ def _concatenate_vjp(i, g, ans, *xs, axis=0):
 
 
 _concatenate = Primitive("concatenate", lambda *xs, axis=0: _np.concatenate(xs, axis=axis),
-                         jvp=_EveryArgument(_concatenate_jvp), vjp=_EveryArgument(_concatenate_vjp))
+                         jvp=EveryArgument(_concatenate_jvp), vjp=EveryArgument(_concatenate_vjp))
 
 
 # --- composites: built from the primitives above, so differentiable for free -------------------
