@@ -153,6 +153,8 @@ def check_input(x, transform, position):
     """A transform's input as a float array (or a tracer of an enclosing transform)."""
     if isinstance(x, Tracer):
         return x
+    if type(x) is float:
+        return np.float64(x)
     if isinstance(x, (np.ndarray, np.floating)) and x.dtype.kind == "f":
         return x[()] if x.ndim == 0 else x  # a 0-d array becomes a numpy scalar: much faster
     try:

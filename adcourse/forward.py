@@ -7,6 +7,7 @@ and nothing has to be stored: each tangent is needed only until its children are
 import numpy as np
 
 from .core import Trace, Tracer, check_input
+from .numpy import broadcast_to
 from .tree import tree_flatten, tree_unflatten
 
 
@@ -31,7 +32,6 @@ class JVPTrace(Trace):
         if tangent is None:
             tangent = np.zeros(np.shape(ans))
         elif np.shape(tangent) != np.shape(ans):  # an argument was broadcast up to the output
-            from .numpy import broadcast_to
             tangent = broadcast_to(tangent, np.shape(ans))
         return JVPTracer(self, ans, tangent)
 

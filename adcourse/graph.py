@@ -64,33 +64,33 @@ def trace_graph(fun, *args, input_names=None, output_name="L"):
             input_names = []
         if len(input_names) < len(args):
             input_names = [f"x{i + 1}" for i in range(len(args))]
-    inputs = [trace.record(None, check_input(x, "trace_graph", i)) for i, x in enumerate(args)]
+    inputs = [VJPTracer(trace, check_input(x, "trace_graph", i)) for i, x in enumerate(args)]
     out = fun(*inputs)
     if not (isinstance(out, VJPTracer) and out.trace is trace):
         raise ValueError("trace_graph: the output does not depend on the inputs; nothing to draw")
 
-    needed = {out.node.index}  # keep what the output depends on, walking the tape backwards
-    for node in reversed(trace.tape[:out.node.index + 1]):
+    needed = {out.index}  # keep what the output depends on, walking the tape backwards
+    for node in reversed(trace.tape[:out.index + 1]):
         if node.index in needed:
             needed.update(parent.index for _, parent in node.parents)
-    needed.update(x.node.index for x in inputs)
+    needed.update(x.index for x in inputs)
     kept = [n for n in trace.tape if n.index in needed]
 
     names, nodes, count = {}, [], 0
     for node in kept:
         if node.prim is None:
             names[node.index] = input_names[len(nodes)]
-            nodes.append(GraphNode(names[node.index], "input", [], names[node.index], node.value))
+            nodes.append(GraphNode(names[node.index], "input", [], names[node.index], node.primal))
             continue
         count += 1
-        names[node.index] = output_name if node is out.node else f"v{count}"
+        names[node.index] = output_name if node is out else f"v{count}"
         traced = dict(node.parents)
         shown = [names[traced[i].index] if i in traced else _short(a) for i, a in enumerate(node.args)]
         template = _FORMULAS.get(node.prim.name, node.prim.name + "(" + ", ".join(
             "{%d}" % i for i in range(len(shown))) + ")")
         nodes.append(GraphNode(names[node.index], node.prim.name,
                                [names[p.index] for _, p in node.parents],
-                               template.format(*shown), node.value))
+                               template.format(*shown), node.primal))
     return Graph(nodes, kept, trace)
 
 
@@ -153,11 +153,11 @@ def forward_table(graph, direction):
     for k, (name, tape_node) in enumerate(zip((n.name for n in graph.nodes), graph._tape_nodes)):
         if tape_node.prim is None:
             tangent[tape_node.index] = np.broadcast_to(np.asarray(direction[k], float),
-                                                       np.shape(tape_node.value))
+                                                       np.shape(tape_node.primal))
             continue
         total = 0.0
         for argnum, parent in tape_node.parents:  # the chain rule, one incoming edge at a time
-            total = total + tape_node.prim.jvps[argnum](tangent[parent.index], tape_node.value,
+            total = total + tape_node.prim.jvps[argnum](tangent[parent.index], tape_node.primal,
                                                         *tape_node.args, **tape_node.params)
         tangent[tape_node.index] = total
     rows = [[n.name, n.formula, _scalar(n.value), _scalar(tangent[t.index])]

@@ -10,27 +10,21 @@ parents: a loop, with no recursion over the depth of the graph.
 import numpy as np
 
 from .core import Trace, Tracer, check_input, shape_of
+from .numpy import unbroadcast
 from .tree import tree_flatten, tree_unflatten
 
 
-class Node:
-    """One entry v_i of the tape: how it was made, and from which earlier entries."""
-
-    __slots__ = ("index", "prim", "value", "shape", "args", "params", "parents")
-
-    def __init__(self, index, prim, value, args, params, parents):
-        self.index, self.prim, self.value, self.shape = index, prim, value, shape_of(value)
-        self.args, self.params = args, params   # what the VJP rules need
-        self.parents = parents                  # [(argument position, Node)], traced arguments only
-
-
 class VJPTracer(Tracer):
-    """A value watched by reverse mode, with its place on the tape."""
+    """A value watched by reverse mode, and its own entry v_i on the tape: how it was made."""
 
-    __slots__ = ("node",)
+    __slots__ = ("index", "prim", "args", "params", "parents", "shape")
 
-    def __init__(self, trace, primal, node):
-        self.trace, self.primal, self.node = trace, primal, node
+    def __init__(self, trace, primal, prim=None, args=(), params=None, parents=()):
+        self.trace, self.primal, self.shape = trace, primal, shape_of(primal)
+        self.index, self.prim = len(trace.tape), prim  # prim None: an input of the transform
+        self.args, self.params = args, params or {}     # what the VJP rules need
+        self.parents = parents                          # [(argument position, VJPTracer)] of this trace
+        trace.tape.append(self)
 
 
 class VJPTrace(Trace):
@@ -38,17 +32,15 @@ class VJPTrace(Trace):
         super().__init__()
         self.tape = []
 
-    def record(self, prim, value, args=(), params=None, parents=()):
-        node = Node(len(self.tape), prim, value, args, params or {}, parents)
-        self.tape.append(node)
-        return VJPTracer(self, value, node)
-
     def process(self, prim, args, params):
-        mine = [isinstance(a, VJPTracer) and a.trace is self for a in args]
-        primals = [a.primal if m else a for a, m in zip(args, mine)]
-        parents = [(i, a.node) for i, (a, m) in enumerate(zip(args, mine))
-                   if m and prim.vjps[i] is not None]
-        return self.record(prim, prim(*primals, **params), primals, params, parents)
+        primals, parents = list(args), []
+        for i, a in enumerate(args):
+            if type(a) is VJPTracer and a.trace is self:
+                primals[i] = a.primal
+                if prim.vjps[i] is not None:
+                    parents.append((i, a))
+        value = prim(*primals, **params)  # values of enclosing transforms go on to their traces
+        return VJPTracer(self, value, prim, primals, params, parents)
 
 
 def backward_pass(tape, seeds, keep_all=False):
@@ -59,12 +51,12 @@ def backward_pass(tape, seeds, keep_all=False):
     Adjoints of intermediates are dropped once passed on (that memory is what checkpointing
     fights for); inputs keep theirs. ``keep_all=True`` keeps every adjoint, for the tables.
     """
-    from .numpy import unbroadcast
-    adjoints = [None] * len(tape)
+    adjoints, last = [None] * len(tape), -1
     for node, cotangent in seeds:
         total = adjoints[node.index]
         adjoints[node.index] = cotangent if total is None else total + cotangent
-    for i in range(max((node.index for node, _ in seeds), default=-1), -1, -1):
+        last = max(last, node.index)
+    for i in range(last, -1, -1):
         node = tape[i]
         g = adjoints[i]
         if g is None or not node.parents:
@@ -72,7 +64,7 @@ def backward_pass(tape, seeds, keep_all=False):
         if not keep_all:
             adjoints[i] = None
         for argnum, parent in node.parents:
-            contribution = node.prim.vjps[argnum](g, node.value, *node.args, **node.params)
+            contribution = node.prim.vjps[argnum](g, node.primal, *node.args, **node.params)
             if shape_of(contribution) != parent.shape:
                 contribution = unbroadcast(contribution, parent.shape)
             total = adjoints[parent.index]
@@ -88,7 +80,7 @@ def vjp(fun, *primals):
     """
     x_leaves, x_def = tree_flatten(primals)
     trace = VJPTrace()
-    inputs = [trace.record(None, check_input(x, "vjp", i)) for i, x in enumerate(x_leaves)]
+    inputs = [VJPTracer(trace, check_input(x, "vjp", i)) for i, x in enumerate(x_leaves)]
     out = fun(*tree_unflatten(x_def, inputs))
     out_leaves, out_def = tree_flatten(out)
     values = [o.primal if isinstance(o, VJPTracer) and o.trace is trace else o for o in out_leaves]
@@ -100,14 +92,14 @@ def vjp(fun, *primals):
         seeds = []
         for k, (o, ct) in enumerate(zip(out_leaves, ct_leaves)):
             ct = check_input(ct, "vjp (cotangent)", k)
-            if np.shape(ct) != np.shape(values[k]):
+            if shape_of(ct) != shape_of(values[k]):
                 raise ValueError(f"vjp: cotangent {k} has shape {np.shape(ct)} but the output has "
                                  f"shape {np.shape(values[k])}; a cotangent must match its output")
             if isinstance(o, VJPTracer) and o.trace is trace:  # else it adds nothing
-                seeds.append((o.node, ct))
+                seeds.append((o, ct))
         adjoints = backward_pass(trace.tape, seeds)
-        grads = [adjoints[x.node.index] for x in inputs]
-        grads = [np.zeros(x.node.shape) if g is None else g for x, g in zip(inputs, grads)]
+        grads = [adjoints[x.index] for x in inputs]
+        grads = [np.zeros(x.shape) if g is None else g for x, g in zip(inputs, grads)]
         return tree_unflatten(x_def, grads)
 
     return tree_unflatten(out_def, values), pullback

@@ -5,6 +5,7 @@ Names, signatures and results follow JAX, so that habits carry straight over.
 import numpy as np
 
 from . import numpy as anp
+from .core import shape_of
 from .forward import jvp
 from .reverse import vjp
 from .tree import tree_flatten, tree_unflatten
@@ -21,6 +22,8 @@ def _positions(argnums, nargs, who):
 
 def _with_args(fun, args, nums):
     """fun as a function of the arguments at positions ``nums`` only, the others fixed."""
+    if nums == tuple(range(len(args))):
+        return fun
     def partial(*chosen):
         full = list(args)
         for i, x in zip(nums, chosen):
@@ -34,12 +37,12 @@ def value_and_grad(fun, argnums=0):
     def value_and_grad_fun(*args):
         nums = _positions(argnums, len(args), "grad")
         value, pullback = vjp(_with_args(fun, args, nums), *(args[i] for i in nums))
-        if np.shape(value) != ():
+        if shape_of(value) != ():
             raise TypeError(
                 f"grad needs a function with a scalar output, but {getattr(fun, '__name__', 'it')} "
                 f"returned an array of shape {np.shape(value)}. For a vector output take the whole "
                 f"Jacobian with jacrev or jacfwd, or one vector-Jacobian product with vjp.")
-        grads = pullback(np.ones(()))  # ∂L/∂L = 1
+        grads = pullback(np.float64(1.0))  # ∂L/∂L = 1
         return value, grads[0] if isinstance(argnums, int) else grads
     return value_and_grad_fun
 

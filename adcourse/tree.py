@@ -7,26 +7,23 @@ put it back, so that ``grad(loss)(params)`` works with ``params = (W1, b1, W2, b
 
 def tree_flatten(tree):
     """(leaves, treedef): the arrays of ``tree`` in order, and its shape to rebuild it."""
-    if isinstance(tree, (tuple, list)):
-        leaves, defs = [], []
-        for child in tree:
-            child_leaves, child_def = tree_flatten(child)
-            leaves += child_leaves
-            defs.append(child_def)
-        return leaves, (type(tree), None, tuple(defs))
-    if isinstance(tree, dict):
-        keys = sorted(tree)
-        leaves, defs = [], []
-        for k in keys:
-            child_leaves, child_def = tree_flatten(tree[k])
-            leaves += child_leaves
-            defs.append(child_def)
-        return leaves, (dict, tuple(keys), tuple(defs))
-    return [tree], None
+    if not isinstance(tree, (tuple, list, dict)):
+        return [tree], None
+    keys = tuple(sorted(tree)) if isinstance(tree, dict) else None
+    leaves, defs = [], []
+    for child in (tree[k] for k in keys) if keys else tree:
+        child_leaves, child_def = tree_flatten(child)
+        leaves += child_leaves
+        defs.append(child_def)
+    return leaves, (dict if keys is not None else type(tree), keys, tuple(defs))
 
 
 def tree_unflatten(treedef, leaves):
     """The inverse of ``tree_flatten``."""
+    if treedef is None:
+        return leaves[0]
+    if treedef[0] is tuple and not any(treedef[2]):  # a flat tuple, the common case
+        return tuple(leaves)
     leaves = iter(leaves)
 
     def build(d):

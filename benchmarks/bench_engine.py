@@ -128,7 +128,11 @@ def main():
               + ("   target <= 2.5" if name == "adcourse" else ""))
 
     print("\n2. grad of L(w1, w2) = w2 log w1 + sqrt(w2 log w1) at (2, 3), microseconds per call")
-    lecture = lambda m: (lambda w1, w2: w2 * m.log(w1) + m.sqrt(w2 * m.log(w1)))  # noqa: E731
+    def lecture(m):  # the lecture's graph: v1 = log w1, v2 = w2 v1, v3 = sqrt v2, L = v2 + v3
+        def L(w1, w2):
+            v2 = w2 * m.log(w1)
+            return v2 + m.sqrt(v2)
+        return L
     ad_g, ag_g = adcourse.grad(lecture(anp), (0, 1)), autograd.grad(lecture(agnp), (0, 1))
     assert np.allclose(ad_g(2.0, 3.0), ag_g(2.0, 3.0))
     many = lambda g: (lambda: [g(2.0, 3.0) for _ in range(200)])  # noqa: E731
