@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: book test bench clean
+.PHONY: book test clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -18,14 +18,27 @@ $(VENV)/.installed-%: pyproject.toml | $(PY)
 
 comma := ,
 
+# Debian packages the targets need, installed when missing (as root, or through sudo):
+# npm brings MathJax for the book; Chromium runs the browser checks of the built site.
+define need_debian
+	@missing=""; for p in $(1); do \
+	  case $$p in chromium) [ -x /usr/bin/chromium ] ;; *) command -v $$p >/dev/null ;; esac \
+	    || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi; \
+	  $$sudo apt-get update -q && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+endef
+
+# Both languages into _build/html (en/, ru/, index.html); see book/build.py.
 book: $(VENV)/.installed-book
-	$(PY) -m adcourse_build.book
+	$(call need_debian,npm)
+	$(PY) book/build.py
 
 test: $(VENV)/.installed-book+grade+test+bench
+	$(call need_debian,npm chromium)
 	$(PY) -m pytest
-
-bench: $(VENV)/.installed-book+grade+test+bench
-	$(PY) benchmarks/run_all.py
 
 clean:
 	rm -rf _build .jupyter_cache

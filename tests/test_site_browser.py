@@ -1,0 +1,284 @@
+"""A real browser reads every page of both sites, served from this machine.
+
+Headless Debian Chromium, driven over the DevTools protocol (websocket-client),
+opens each page from a local HTTP server on 127.0.0.1 and checks what a reader
+would see: the maths typeset by MathJax with no raw TeX left, every image and
+animation loaded, a language switch that leads to the twin page, no error in the
+console, and no request to any other host.
+
+.ci/run installs Chromium (apt-get install chromium); where /usr/bin/chromium is
+absent these tests are skipped. To run them locally:
+    apt-get install chromium && .venv/bin/python -m pytest tests/test_site_browser.py
+"""
+import functools
+import json
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import websocket
+
+from book_site import LANGUAGES, built_site
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+PAGE_TIMEOUT = 60  # seconds for one page to load and typeset
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="Debian's chromium is not installed (/usr/bin/chromium); `apt-get install chromium` "
+           "(.ci/run does) to run the browser checks",
+)
+
+# Runs in the page once it has loaded: waits for MathJax's typesetting and for every
+# image, then reports what the checks need.
+INSPECT = r"""
+(async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    await MathJax.startup.promise;
+  }
+  await document.fonts.ready;
+  const broken = [];
+  await Promise.all([...document.images].map(async (img) => {
+    img.loading = "eager";  // a lazy image below the fold would never load otherwise
+    try { await img.decode(); } catch (e) {}
+    if (!(img.complete && img.naturalWidth > 0)) broken.push(img.currentSrc || img.src);
+  }));
+  const mathNodes = [...document.querySelectorAll("span.math, div.math")];
+  const untypeset = mathNodes.filter((n) => !n.querySelector("mjx-container"))
+                             .map((n) => n.textContent.trim().slice(0, 80));
+  // MathJax shows a formula it cannot parse as an error box.
+  const texErrors = [...document.querySelectorAll("mjx-merror")]
+    .map((e) => e.getAttribute("data-mjx-error") || e.textContent);
+  // TeX delimiters left in the visible text (code is allowed to contain anything).
+  const rawTex = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT, {
+    acceptNode: (n) => n.parentElement.closest(
+      "pre, code, script, style, textarea, mjx-container, .highlight"
+    ) ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT,
+  });
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const t = n.textContent;
+    if (/\\\(|\\\)|\\\[|\\\]|\$\$|\\begin\{|\$[^$\n]*[\\^_][^$\n]*\$/.test(t)) {
+      rawTex.push(t.trim().slice(0, 80));
+    }
+  }
+  // matplotlib's JavaScript animations: the player object exists and its frames decoded.
+  const animations = await Promise.all([...document.querySelectorAll("div.animation")].map(
+    async (div) => {
+      const img = div.querySelector("img[id^=_anim_img]");
+      const id = img ? img.id.replace("_anim_img", "") : null;
+      const player = id === null ? undefined : window["anim" + id];
+      const frames = player && player.frames ? player.frames : [];
+      const decoded = await Promise.all(frames.map((f) => f.decode().then(() => true, () => false)));
+      return {id, player: typeof Animation === "function" && player instanceof Animation,
+              frames: frames.length, loaded: decoded.filter(Boolean).length};
+    }));
+  return {
+    lang: document.documentElement.lang,
+    mathjax: Boolean(window.MathJax && MathJax.startup),
+    math: mathNodes.length,
+    typeset: document.querySelectorAll("mjx-container").length,
+    untypeset, texErrors, rawTex, images: document.images.length, broken, animations,
+    switches: [...document.querySelectorAll("a.lang-switch")].map((a) => a.href),
+  };
+})()
+"""
+
+
+class DevTools:
+    """A minimal Chrome DevTools Protocol client over one websocket, in flat-session mode."""
+
+    def __init__(self, url):
+        self.ws = websocket.create_connection(url, timeout=PAGE_TIMEOUT, suppress_origin=True)
+        self.next_id = 0
+        self.events = []
+
+    def call(self, method, session=None, **params):
+        self.next_id += 1
+        message = {"id": self.next_id, "method": method, "params": params}
+        if session:
+            message["sessionId"] = session
+        self.ws.send(json.dumps(message))
+        while True:
+            reply = json.loads(self.ws.recv())
+            if reply.get("id") == self.next_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply.get("result", {})
+            self.events.append(reply)
+
+    def wait_for(self, method, session, timeout=PAGE_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while True:
+            for k, event in enumerate(self.events):
+                if event.get("method") == method and event.get("sessionId") == session:
+                    return self.events.pop(k)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no {method} within {timeout} s")
+            self.events.append(json.loads(self.ws.recv()))
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def site():
+    build = built_site()
+    if build.returncode:
+        pytest.fail(f"book build failed (exit {build.returncode}):\n{build.log[-6000:]}", pytrace=False)
+    return build.html
+
+
+@pytest.fixture(scope="module")
+def server(site):
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(site)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    profile = Path(tempfile.mkdtemp(prefix="adcourse-chromium-"))
+    proc = subprocess.Popen(
+        [str(CHROMIUM), *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0",
+         "--remote-debugging-address=127.0.0.1", "--window-size=1280,900", "about:blank"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        port_file = profile / "DevToolsActivePort"  # Chromium writes its port and path here
+        deadline = time.monotonic() + 60
+        while not (port_file.exists() and len(port_file.read_text().split()) >= 2):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"chromium did not start (exit code {proc.poll()})")
+            time.sleep(0.1)
+        port, path = port_file.read_text().split()[:2]
+        devtools = DevTools(f"ws://127.0.0.1:{port}{path}")
+        target = devtools.call("Target.createTarget", url="about:blank")["targetId"]
+        session = devtools.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        for domain in ("Page", "Runtime", "Network", "Log"):
+            devtools.call(f"{domain}.enable", session)
+        yield devtools, session
+        devtools.ws.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def page_paths(site):
+    """Every HTML page of both sites (the files under _static/ are theme templates)."""
+    return [p.relative_to(site).as_posix() for lang in LANGUAGES
+            for p in sorted((site / lang).rglob("*.html"))
+            if not any(part.startswith("_") for part in p.relative_to(site / lang).parts)]
+
+
+def visit(browser, url):
+    """Open url, let it load and typeset; return the page's report and what happened meanwhile."""
+    devtools, session = browser
+    devtools.events.clear()
+    devtools.call("Page.navigate", session, url=url)
+    devtools.wait_for("Page.loadEventFired", session)
+    result = devtools.call("Runtime.evaluate", session, expression=INSPECT,
+                           awaitPromise=True, returnByValue=True)
+    if "exceptionDetails" in result:
+        raise AssertionError(f"{url}: the inspection script failed: {result['exceptionDetails']}")
+    time.sleep(0.3)  # requests started by the last rendering step
+    devtools.call("Runtime.evaluate", session, expression="0")  # collects the events sent so far
+    return result["result"]["value"], list(devtools.events)
+
+
+def short(text, limit=160):
+    """Long data: URLs and messages cut to a readable length."""
+    text = str(text)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def problems_in(events, base):
+    """Requests to other hosts, failed or 4xx/5xx responses, console errors, uncaught exceptions."""
+    host = urlsplit(base).netloc
+    found = []
+    for event in events:
+        method, params = event.get("method"), event.get("params", {})
+        if method == "Network.requestWillBeSent":
+            url = params["request"]["url"]
+            parts = urlsplit(url)
+            if parts.scheme not in ("data", "blob", "about") and parts.netloc != host:
+                found.append(f"request to another host: {short(url)}")
+        elif method == "Network.responseReceived" and params["response"]["status"] >= 400:
+            found.append(f"HTTP {params['response']['status']}: {short(params['response']['url'])}")
+        elif method == "Network.loadingFailed" and not params.get("canceled"):
+            found.append(f"failed to load ({params.get('errorText')}): request {params.get('requestId')}")
+        elif method == "Runtime.exceptionThrown":
+            details = params["exceptionDetails"]
+            exception = details.get("exception", {}).get("description") or details.get("text")
+            found.append(f"uncaught exception: {short(exception, 400)}")
+        elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
+            text = " ".join(str(arg.get("value", arg.get("description", ""))) for arg in params.get("args", []))
+            found.append(f"console.{params['type']}: {short(text, 400)}")
+        elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
+            entry = params["entry"]
+            found.append(f"browser log error: {short(entry['text'], 300)} {short(entry.get('url', ''))}")
+    return found
+
+
+def test_every_page_of_both_sites_renders_offline(site, server, browser):
+    paths = page_paths(site)
+    assert {f"{lang}/index.html" for lang in LANGUAGES} <= set(paths)
+    failures = {}
+    for path in ["index.html", *paths]:
+        report, events = visit(browser, f"{server}/{path}")
+        problems = problems_in(events, server)
+        lang = path.split("/")[0] if "/" in path else None
+        if lang:
+            if report["lang"] != lang:
+                problems.append(f"<html lang={report['lang']!r}>, expected {lang!r}")
+            other = next(code for code in LANGUAGES if code != lang)
+            twin = f"{server}/{other}/{path.split('/', 1)[1]}"
+            if report["switches"] != [twin]:
+                problems.append(f"language switch leads to {report['switches']}, expected [{twin}]")
+            elif not (site / other / path.split("/", 1)[1]).is_file():
+                problems.append(f"the twin page {twin} does not exist")
+        if report["math"] and not report["mathjax"]:
+            problems.append(f"{report['math']} formulas but MathJax did not start")
+        if report["untypeset"]:
+            problems.append(f"formulas MathJax did not typeset: {report['untypeset'][:5]}")
+        if report["texErrors"]:
+            problems.append(f"TeX errors: {report['texErrors'][:5]}")
+        if report["rawTex"]:
+            problems.append(f"raw TeX left in the text: {report['rawTex'][:5]}")
+        if report["broken"]:
+            problems.append(f"images that did not load: {[short(u) for u in report['broken'][:5]]}")
+        for anim in report["animations"]:
+            if not anim["player"] or anim["frames"] < 2 or anim["loaded"] != anim["frames"]:
+                problems.append(f"animation {anim['id']}: player {anim['player']}, "
+                                f"{anim['loaded']}/{anim['frames']} frames loaded")
+        if problems:
+            failures[path] = problems
+    assert not failures, "\n".join(f"{path}:\n  " + "\n  ".join(p) for path, p in failures.items())
+
+
+def test_the_checks_see_math_and_images(site, server, browser):
+    """The library tour has formulas and a figure: the browser must find them typeset and loaded,
+    or the test above would pass on pages it cannot actually read."""
+    for lang in LANGUAGES:
+        report, _ = visit(browser, f"{server}/{lang}/library.html")
+        assert report["math"] > 10 and report["typeset"] >= report["math"], report
+        assert report["images"] >= 1 and not report["broken"], report
