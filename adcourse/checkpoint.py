@@ -103,7 +103,7 @@ def every_k_schedule(n, every):
 def optimal_recomputations(n, slots):
     """Griewank's minimum t(n, s) of forward steps for reversing n steps with s checkpoint slots.
 
-    With r the unique integer such that C(s+r−1, r−1) < n ≤ C(s+r, r):  t(n, s) = r·n − C(s+r, r−1).
+    With r the unique integer such that C(s+r−1, r−1) < n ≤ C(s+r, r): t(n, s) = r·n − C(s+r, r−1).
     The model (Griewank & Walther 2000): a slot holds one state x_k, x_0 included; the working state
     is free; the reverse step of layer k records f_k from x_k and pulls back at once, and is not
     counted. So t counts the first sweep x_0 → x_{n−1} too (t = n − 1 when s ≥ n − 1); it is also
@@ -275,6 +275,8 @@ class _Executor:
     def _need_state(self, k):
         if not isinstance(k, (int, np.integer)) or not 0 <= k < self.n:
             return f"{k!r} is not a layer index in 0..{self.n - 1}"
+        if self.position is None:
+            return "there is no working state (a backward step used it up): restore a checkpoint first"
         if self.position != k:
             return (f"the working state is x_{self.position}, not x_{k}: "
                     f"restore a checkpoint or step forward first")
@@ -323,16 +325,17 @@ class _Executor:
         del self.checkpoints[k]
 
     def compute_loss(self, k):
-        if k != self.n or self.position != self.n:
-            return f"the loss takes x_{self.n}, and the working state is x_{self.position}"
         if self.g_position is not None:
             return "the loss was computed already"
+        if k != self.n or self.position != self.n:
+            return f"the loss takes x_{self.n}, and the working state is x_{self.position}"
         value, pullback = vjp(self.loss, self.state)
         if np.shape(value) != ():
             raise ValueError(f"loss must return a scalar, got shape {np.shape(value)}")
         self.value, self.g_position = value, self.n
-        self.g = pullback(np.ones_like(value))[0]  # x̄_n = ∂L/∂x_n, seeded with ∂L/∂L = 1
+        self.g = pullback(np.ones_like(value))[0]  # x̄_n = ∂L/∂x_n from ∂L/∂L = 1, in L's dtype
         self._measure()
+        self.position = self.state = None  # x_n is needed no more
 
     def backward(self, k):
         if k not in self.tapes:
@@ -346,6 +349,7 @@ class _Executor:
         self._measure(grads[0])  # the tape and both cotangents exist at this moment
         del self.tapes[k]
         self.g, self.g_position = grads[0], k
+        self.position = self.state = None  # x_{k+1} leads only to steps already reversed
         if self.wrt_params:
             self.grad_params[k] = grads[1]
 

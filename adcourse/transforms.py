@@ -5,7 +5,7 @@ Names, signatures and results follow JAX, so that habits carry straight over.
 import numpy as np
 
 from . import numpy as anp
-from .core import shape_of
+from .core import check_input, shape_of
 from .forward import jvp
 from .reverse import vjp
 from .tree import tree_flatten, tree_unflatten
@@ -36,7 +36,8 @@ def value_and_grad(fun, argnums=0):
     """x ↦ (f(x), ∇f(x)) for a scalar f: one forward sweep, one backward sweep."""
     def value_and_grad_fun(*args):
         nums = _positions(argnums, len(args), "grad")
-        value, pullback = vjp(_with_args(fun, args, nums), *(args[i] for i in nums))
+        chosen = [check_input(args[i], "grad", i) for i in nums]  # errors name grad, not vjp
+        value, pullback = vjp(_with_args(fun, args, nums), *chosen)
         if shape_of(value) != ():
             raise TypeError(
                 f"grad needs a function with a scalar output, but {getattr(fun, '__name__', 'it')} "

@@ -24,7 +24,7 @@ def test_integer_and_non_numeric_inputs(bad, word):
 
 
 def test_integer_error_says_how_to_fix():
-    with pytest.raises(TypeError, match=r"2\.0, not 2"):
+    with pytest.raises(TypeError, match=r"grad: argument 0 .*2\.0, not 2"):
         adcourse.grad(anp.sin)(2)
 
 
