@@ -35,7 +35,7 @@ from math import ceil, comb, sqrt
 
 import numpy as np
 
-from .core import EveryArgument, Primitive, concrete
+from .core import EveryArgument, Primitive, Tracer, concrete
 from .forward import jvp
 from .reverse import vjp
 from .tree import tree_flatten
@@ -46,20 +46,35 @@ def checkpoint(fun):
 
     For y = fun(x) the forward sweep puts one node on the tape, holding x and y only; when the
     backward sweep reaches it, x̄ = ȳᵀ ∂fun(x) is computed by running ``vjp(fun, x)`` afresh.
-    Like ``jax.checkpoint``: same values, same derivatives, less memory, one more forward run of
-    fun per backward sweep. Only the arguments being differentiated are differentiated again.
+    Like ``jax.checkpoint``: same values, same derivatives, less memory. The price is one more
+    run of fun per differentiated argument and sweep, so pass constants (weights you do not
+    differentiate) as plain arrays. fun returns one array and must take every traced value it
+    uses as an argument: a traced value it reads from an enclosing scope raises an error.
     """
-    def with_only(i, args):  # fun as a function of its i-th argument, the others fixed
-        return lambda x: fun(*args[:i], x, *args[i + 1:])
-
-    def jvp_rule(i, t, ans, *args):
-        return jvp(with_only(i, args), (args[i],), (t,))[1]
-
-    def vjp_rule(i, g, ans, *args):  # the recomputation happens here, when the sweep arrives
-        return vjp(with_only(i, args), args[i])[1](g)[0]
-
     name = getattr(fun, "__name__", "fun")
-    return Primitive(f"checkpoint({name})", fun, jvp=EveryArgument(jvp_rule), vjp=EveryArgument(vjp_rule))
+
+    def run(*args, **params):
+        out = fun(*args, **params)
+        if isinstance(out, (tuple, list, dict)):
+            raise TypeError(f"checkpoint({name}) returned a {type(out).__name__}; a checkpointed "
+                            f"segment returns one array")
+        top = max((a.trace.level for a in args if isinstance(a, Tracer)), default=0)
+        if isinstance(out, Tracer) and out.trace.level > top:
+            raise ValueError(f"checkpoint({name}) uses a traced value that is not one of its "
+                             f"arguments (a closure over a variable being differentiated); pass "
+                             f"that value to it as an argument")
+        return out
+
+    def with_only(i, args, params):  # fun as a function of its i-th argument, the others fixed
+        return lambda x: fun(*args[:i], x, *args[i + 1:], **params)
+
+    def jvp_rule(i, t, ans, *args, **params):
+        return jvp(with_only(i, args, params), (args[i],), (t,))[1]
+
+    def vjp_rule(i, g, ans, *args, **params):  # the recomputation happens here, when the sweep arrives
+        return vjp(with_only(i, args, params), args[i])[1](g)[0]
+
+    return Primitive(f"checkpoint({name})", run, jvp=EveryArgument(jvp_rule), vjp=EveryArgument(vjp_rule))
 
 
 # --- schedules: lists of actions, built without running anything -------------------------------

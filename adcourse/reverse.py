@@ -7,6 +7,8 @@ so that x̄_j = Σ over its children of v̄_child · ∂v_child/∂x_j.
 Tape order is the order of execution, so walking it backwards visits children before
 parents: a loop, with no recursion over the depth of the graph.
 """
+import weakref
+
 import numpy as np
 
 from .core import Trace, Tracer, check_input, shape_of
@@ -102,4 +104,7 @@ def vjp(fun, *primals):
         grads = [np.zeros(x.shape) if g is None else g for x, g in zip(inputs, grads)]
         return tree_unflatten(x_def, grads)
 
+    # The tape and its tracers point at each other; clear the tape once the pullback is gone, so
+    # that the stored intermediates are freed at once, not when the cycle collector next runs.
+    weakref.finalize(pullback, trace.tape.clear)
     return tree_unflatten(out_def, values), pullback

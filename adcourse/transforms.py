@@ -5,7 +5,7 @@ Names, signatures and results follow JAX, so that habits carry straight over.
 import numpy as np
 
 from . import numpy as anp
-from .core import check_input, shape_of
+from .core import check_input, concrete, shape_of
 from .forward import jvp
 from .reverse import vjp
 from .tree import tree_flatten, tree_unflatten
@@ -36,16 +36,26 @@ def value_and_grad(fun, argnums=0):
     """x ↦ (f(x), ∇f(x)) for a scalar f: one forward sweep, one backward sweep."""
     def value_and_grad_fun(*args):
         nums = _positions(argnums, len(args), "grad")
-        chosen = [check_input(args[i], "grad", i) for i in nums]  # errors name grad, not vjp
+        chosen = [args[i] if isinstance(args[i], (tuple, list, dict))  # trees: checked by vjp
+                  else check_input(args[i], "grad", i) for i in nums]
         value, pullback = vjp(_with_args(fun, args, nums), *chosen)
         if shape_of(value) != ():
             raise TypeError(
                 f"grad needs a function with a scalar output, but {getattr(fun, '__name__', 'it')} "
                 f"returned an array of shape {np.shape(value)}. For a vector output take the whole "
                 f"Jacobian with jacrev or jacfwd, or one vector-Jacobian product with vjp.")
-        grads = pullback(np.float64(1.0))  # ∂L/∂L = 1
+        grads = pullback(_one_like(value))  # ∂L/∂L = 1
         return value, grads[0] if isinstance(argnums, int) else grads
     return value_and_grad_fun
+
+
+def _one_like(value):
+    """1 in value's precision (a float32 loss gets float32 gradients, as in JAX)."""
+    value = concrete(value)
+    if type(value) is np.float64:
+        return np.float64(1.0)
+    dtype = np.asarray(value).dtype
+    return np.ones((), dtype if dtype.kind == "f" else np.float64)[()]
 
 
 def grad(fun, argnums=0):
