@@ -4,7 +4,9 @@
 nodes v_i = op(parents). Over that graph:
   * ``forward_table``: each v_i with its tangent v̇_i = Σ_j ∂v_i/∂x_j · ẋ_j (forward mode, one direction);
   * ``reverse_table``: each v_i with its adjoint v̄_i = ∂L/∂v_i = Σ_children v̄_c · ∂c/∂v_i (reverse mode);
-  * ``draw_graph``: the graph drawn with matplotlib, optionally annotated and highlighted.
+  * ``draw_graph``: the graph drawn with matplotlib, optionally annotated and highlighted;
+  * ``draw_steps``: the lecture's step-by-step slides, the graph beside the table as it grows.
+Tables speak English or Russian (``set_language``).
 """
 import html
 import inspect
@@ -99,8 +101,30 @@ def _short(value):
     return f"{value.item():g}" if value.size == 1 else f"array{value.shape}"
 
 
+_WORDS = {  # what tables say, in the course's two languages (the keys stay English)
+    "en": {"node": "node", "formula": "formula", "value": "value", "tangent": "tangent",
+           "adjoint": "adjoint", "forward": "Forward mode", "reverse": "Reverse mode, adjoints from"},
+    "ru": {"node": "узел", "formula": "формула", "value": "значение", "tangent": "касательная",
+           "adjoint": "сопряжённая", "forward": "Прямой режим",
+           "reverse": "Обратный режим, сопряжённые от"},
+}
+_language = "en"
+
+
+def set_language(language):
+    """The language of table titles and headers: "en" or "ru" (column keys stay English)."""
+    global _language
+    if language not in _WORDS:
+        raise ValueError(f"set_language: {language!r} is not one of {sorted(_WORDS)}")
+    _language = language
+
+
 class Table:
-    """Rows of numbers with a header: HTML in Jupyter, plain text elsewhere. Slice it for steps."""
+    """Rows of numbers with a header: HTML in Jupyter, plain text elsewhere. Slice it for steps.
+
+    ``header`` holds the column keys ("node", "value", ...) that ``column`` looks up; they are
+    shown in the language of ``set_language``.
+    """
 
     def __init__(self, title, header, rows):
         self.title, self.header, self.rows = title, header, rows
@@ -114,11 +138,14 @@ class Table:
     def column(self, name):
         return [row[self.header.index(name)] for row in self.rows]
 
+    def _labels(self):
+        return [_WORDS[_language].get(h, h) for h in self.header]
+
     def _cells(self, row):
         return [f"{c:.6g}" if isinstance(c, (float, np.floating)) else str(c) for c in row]
 
     def __str__(self):
-        cells = [self.header] + [self._cells(r) for r in self.rows]
+        cells = [self._labels()] + [self._cells(r) for r in self.rows]
         widths = [max(len(r[k]) for r in cells) for k in range(len(self.header))]
         lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
         lines.insert(1, "  ".join("-" * w for w in widths))
@@ -127,7 +154,7 @@ class Table:
     __repr__ = __str__
 
     def _repr_html_(self):
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.header)
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in self._labels())
         body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in self._cells(r)) + "</tr>"
                        for r in self.rows)
         return (f"<table><caption>{html.escape(self.title)}</caption>"
@@ -163,7 +190,7 @@ def forward_table(graph, direction):
     rows = [[n.name, n.formula, _scalar(n.value), _scalar(tangent[t.index])]
             for n, t in zip(graph.nodes, graph._tape_nodes)]
     seed = ", ".join(f"ẋ({n.name}) = {d:g}" for n, d in zip(inputs, map(float, np.ravel(direction))))
-    return Table(f"Forward mode, {seed}", ["node", "formula", "value", "tangent"], rows)
+    return Table(f"{_WORDS[_language]['forward']}, {seed}", ["node", "formula", "value", "tangent"], rows)
 
 
 def reverse_table(graph, cotangent=1.0):
@@ -176,7 +203,7 @@ def reverse_table(graph, cotangent=1.0):
     rows = [[n.name, n.formula, _scalar(n.value),
              _scalar(0.0 if adjoints[t.index] is None else adjoints[t.index])]
             for n, t in zip(graph.nodes, graph._tape_nodes)]
-    return Table(f"Reverse mode, adjoints from {graph.output.name}̄ = {float(cotangent):g}",
+    return Table(f"{_WORDS[_language]['reverse']} {graph.output.name}̄ = {float(cotangent):g}",
                  ["node", "formula", "value", "adjoint"], rows[::-1])
 
 
@@ -226,3 +253,30 @@ def draw_graph(graph, ax=None, annotations=None, highlight=(), title=None):
     if title:
         ax.set_title(title)
     return ax
+
+
+def draw_steps(graph, table, column, steps):
+    """The lecture's step-by-step slides: one row per step, the graph beside the table so far.
+
+    ``steps`` lists (k, title): after the step, the table's first k rows are known. The nodes a
+    step adds are highlighted in the graph and shaded in the table, and the numbers of ``column``
+    ("tangent" or "adjoint") known so far are written under their nodes. Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(steps), 2, figsize=(8, 3.0 * len(steps)), dpi=80,
+                             gridspec_kw={"width_ratios": [1.45, 1]}, squeeze=False)
+    fig.subplots_adjust(left=0.01, right=0.99, top=0.96, bottom=0.02, hspace=0.25, wspace=0.02)
+    done = 0
+    for (ax_graph, ax_table), (k, title) in zip(axes, steps):
+        rows = table[:k]
+        names = rows.column("node")
+        draw_graph(graph, ax=ax_graph, highlight=names[done:], title=title,
+                   annotations={n: f"{x:.4g}" for n, x in zip(names, rows.column(column))})
+        ax_table.axis("off")
+        for i, line in enumerate(str(rows).splitlines()[1:]):  # header, rule, one line per row
+            shade = {"facecolor": "#fde2c8", "edgecolor": "none", "pad": 1.5}
+            ax_table.text(0, 0.88 - 0.11 * i, line, family="monospace", fontsize=9.5,
+                          va="top", bbox=shade if i - 2 >= done else None)
+        done = k
+    return fig

@@ -110,6 +110,27 @@ def test_graph_drawing_runs_headless(tmp_path):
     assert len(ax.patches) + len(ax.texts) > 6
 
 
+def test_step_figures_and_tables_in_both_languages():
+    import matplotlib
+    matplotlib.use("Agg")
+    from adcourse.graph import draw_steps, set_language
+    graph = trace_graph(lecture_L(anp), 2.0, 3.0)
+    table = reverse_table(graph)
+    fig = draw_steps(graph, table, "adjoint", [(1, "L"), (3, "v2"), (6, "w1")])
+    assert len(fig.axes) == 6
+    shaded = [t for t in fig.axes[5].texts if t.get_bbox_patch() is not None]
+    assert len(shaded) == 3  # the last step adds three rows: v1, w2, w1
+    try:
+        set_language("ru")
+        assert "сопряжённая" in str(table) and "узел" in table._repr_html_()
+        assert table.column("adjoint")[0] == 1.0  # keys stay English
+    finally:
+        set_language("en")
+    assert "adjoint" in str(table)
+    with pytest.raises(ValueError, match="'de'"):
+        set_language("de")
+
+
 def test_a_chain_of_ten_thousand_operations():
     def chain(x):
         for _ in range(10_000):
