@@ -1,0 +1,29 @@
+# Runs inside every kernel that nbgrader starts for this course (validate, autograde),
+# before the first cell: nbgrader_config.py passes it to ipykernel as
+# --IPKernelApp.exec_files. It runs in the notebook's namespace, so it leaves nothing there.
+
+def _adcourse_grading_setup():
+    import os
+    import resource
+    import sys
+
+    grader_dir = os.environ.get("ADGRADER_DIR") or os.path.dirname(os.path.abspath(__file__))
+
+    # Only the installed packages and the grader's own checks are importable: a file that a
+    # student submits beside the notebook (numpy.py, adgrader/...) cannot shadow them.
+    sys.path[:] = [p for p in sys.path if p not in ("", ".", os.getcwd())]
+    sys.path.insert(0, grader_dir)  # even if IPython put it there for this file: it takes it back
+
+    # A memory bomb raises MemoryError in the kernel instead of taking the machine down.
+    limit = int(os.environ.get("ADGRADER_MEMORY_LIMIT_MB", "4096")) * 2**20
+    if limit > 0:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")  # for a notebook that imports JAX
+    import numpy  # noqa: F401  - imported before any student code, as are the two below
+    import adcourse  # noqa: F401
+    import adgrader.guard  # noqa: F401  - captures the genuine numpy and adcourse functions
+
+
+_adcourse_grading_setup()
+del _adcourse_grading_setup

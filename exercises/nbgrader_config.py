@@ -1,0 +1,93 @@
+"""nbgrader configuration of the adcourse exercises.
+
+Run nbgrader's own commands from this folder (see book/en/instructors.md):
+    nbgrader generate_assignment a1_finite_differences
+    nbgrader autograde a1_finite_differences
+    nbgrader generate_feedback a1_finite_differences
+    nbgrader export
+
+What this file adds to nbgrader's defaults, and why:
+- the hidden checks live in autograder/adgrader (never released); every kernel nbgrader
+  starts runs autograder/kernel_startup.py first, which puts them on the path, caps the
+  kernel's memory and hides the submission folder from imports;
+- autograding reads each student's code before running it (adgrader.policy) and reports
+  tampered locked cells; execution survives hangs, crashes and floods of output;
+- feedback leaves out the hidden tests (code and traceback lines) and works offline;
+- the gradebook (gradebook.db, next to this file) is backed up to
+  gradebook.db.backups/ before each autograde run.
+"""
+
+import os
+import sys
+
+import nbgrader
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, ClearOutput,
+                                    DeduplicateIds, GetGrades, IgnorePattern, LimitOutput,
+                                    OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
+
+COURSE = os.path.dirname(os.path.abspath(__file__))
+GRADER = os.path.join(COURSE, "autograder")
+sys.path.insert(0, GRADER)  # nbgrader's process loads the course's preprocessors from here
+os.environ["ADGRADER_DIR"] = GRADER  # and its kernels the hidden checks (kernel_startup.py)
+
+from adgrader.nbgrader_plugins import (ForgetDuplicateIds, HideHiddenTestLines, OfflineMathJax,  # noqa: E402
+                                       ReportTampering, ResilientExecute, StudentCodePolicy, before_autograde)
+
+c = get_config()  # noqa: F821 - provided by traitlets when it loads this file
+
+c.CourseDirectory.course_id = "adcourse"
+c.CourseDirectory.root = COURSE
+# The gradebook: one SQLite file beside this one, backed up before every autograde run.
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(COURSE, "gradebook.db")
+
+# What a released solution cell holds.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE / ВАШ КОД ЗДЕСЬ\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE / ВАШ ОТВЕТ ЗДЕСЬ"
+
+# Every kernel (validate, autograde): the course's start-up file, then the notebook.
+c.Execute.extra_arguments = ["--IPKernelApp.exec_files=" + os.path.join(GRADER, "kernel_startup.py")]
+# A cell gets at most `timeout` seconds (then an interrupt, then a fresh kernel if the
+# interrupt is ignored); a whole notebook at most `notebook_timeout`.
+c.Execute.timeout = 30
+c.Execute.interrupt_on_timeout = True
+c.ResilientExecute.notebook_timeout = 90
+c.ResilientExecute.max_output_bytes = 1_000_000
+
+c.Autograde.sanitize_preprocessors = [
+    ClearOutput,
+    ReportTampering,      # before nbgrader repairs the locked cells, note what was changed
+    DeduplicateIds,
+    ForgetDuplicateIds,   # nbgrader 0.9.6 crashes on the metadata DeduplicateIds leaves
+    OverwriteKernelspec,
+    OverwriteCells,
+    CheckCellMetadata,
+    StudentCodePolicy,    # last: only the student's own cells are left to read
+]
+c.Autograde.autograde_preprocessors = [
+    ResilientExecute,
+    IgnorePattern,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    SaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
+]
+c.OverwriteCells.add_missing_cells = True  # a deleted test cell comes back and runs
+c.Autograde.pre_convert_hook = before_autograde
+
+# Feedback: grades, no hidden tests (neither their code nor the traceback lines quoting
+# it), and a page that needs no network.
+c.GenerateFeedback.preprocessors = [
+    GetGrades,
+    HideHiddenTestLines,
+    ClearHiddenTests,
+    OfflineMathJax,
+    CSSHTMLHeaderPreprocessor,
+]
+c.HTMLExporter.template_name = "adcourse_feedback"  # extends nbgrader's "feedback" template
+c.HTMLExporter.template_file = "adcourse_feedback.html.j2"
+c.HTMLExporter.extra_template_basedirs = [
+    os.path.join(os.path.dirname(nbgrader.__file__), "server_extensions", "formgrader", "templates"),
+    os.path.join(GRADER, "templates"),
+]
