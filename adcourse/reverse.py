@@ -35,13 +35,17 @@ class VJPTrace(Trace):
         self.tape = []
 
     def process(self, prim, args, params):
-        primals, parents = list(args), []
+        primals, parents, nested = list(args), [], False
         for i, a in enumerate(args):
             if type(a) is VJPTracer and a.trace is self:
                 primals[i] = a.primal
+                nested = nested or isinstance(a.primal, Tracer)
                 if prim.vjps[i] is not None:
                     parents.append((i, a))
-        value = prim(*primals, **params)  # values of enclosing transforms go on to their traces
+            elif isinstance(a, Tracer):
+                nested = True
+        # values of enclosing transforms go on to their traces; plain ones straight to numpy
+        value = prim(*primals, **params) if nested else prim.impl(*primals, **params)
         return VJPTracer(self, value, prim, primals, params, parents)
 
 
@@ -80,9 +84,14 @@ def vjp(fun, *primals):
     One forward sweep records the tape; each call of the pullback is one backward sweep,
     so the tape can be swept for many cotangents (that is how ``jacrev`` builds a Jacobian).
     """
+    return vjp_named(fun, primals, "vjp")
+
+
+def vjp_named(fun, primals, transform):
+    """vjp, with errors about bad inputs naming ``transform`` (grad uses it)."""
     x_leaves, x_def = tree_flatten(primals)
     trace = VJPTrace()
-    inputs = [VJPTracer(trace, check_input(x, "vjp", i)) for i, x in enumerate(x_leaves)]
+    inputs = [VJPTracer(trace, check_input(x, transform, i)) for i, x in enumerate(x_leaves)]
     out = fun(*tree_unflatten(x_def, inputs))
     out_leaves, out_def = tree_flatten(out)
     values = [o.primal if isinstance(o, VJPTracer) and o.trace is trace else o for o in out_leaves]
@@ -106,5 +115,6 @@ def vjp(fun, *primals):
 
     # The tape and its tracers point at each other; clear the tape once the pullback is gone, so
     # that the stored intermediates are freed at once, not when the cycle collector next runs.
-    weakref.finalize(pullback, trace.tape.clear)
+    # (A weak reference with a callback: far cheaper than weakref.finalize.)
+    trace.on_release = weakref.ref(pullback, lambda _, tape=trace.tape: tape.clear())
     return tree_unflatten(out_def, values), pullback

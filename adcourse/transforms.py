@@ -5,9 +5,9 @@ Names, signatures and results follow JAX, so that habits carry straight over.
 import numpy as np
 
 from . import numpy as anp
-from .core import check_input, concrete, shape_of
+from .core import concrete, shape_of
 from .forward import jvp
-from .reverse import vjp
+from .reverse import vjp, vjp_named
 from .tree import tree_flatten, tree_unflatten
 
 
@@ -36,9 +36,7 @@ def value_and_grad(fun, argnums=0):
     """x ↦ (f(x), ∇f(x)) for a scalar f: one forward sweep, one backward sweep."""
     def value_and_grad_fun(*args):
         nums = _positions(argnums, len(args), "grad")
-        chosen = [args[i] if isinstance(args[i], (tuple, list, dict))  # trees: checked by vjp
-                  else check_input(args[i], "grad", i) for i in nums]
-        value, pullback = vjp(_with_args(fun, args, nums), *chosen)
+        value, pullback = vjp_named(_with_args(fun, args, nums), tuple(args[i] for i in nums), "grad")
         if shape_of(value) != ():
             raise TypeError(
                 f"grad needs a function with a scalar output, but {getattr(fun, '__name__', 'it')} "
