@@ -20,20 +20,31 @@ class JVPTracer(Tracer):
         self.trace, self.primal, self.tangent = trace, primal, tangent
 
 
+def push_tangent(prim, ans, primals, params, tangents):
+    """v̇ = Σ_j ∂v/∂x_j · ẋ_j: the output tangent of one primitive from its arguments' tangents.
+
+    ``tangents[j]`` is None for an argument that carries none. The lecture's forward step; the
+    forward-mode table of graph.py takes it node by node too.
+    """
+    tangent = None
+    for i, t in enumerate(tangents):
+        if t is not None and prim.jvps[i] is not None:
+            contribution = prim.jvps[i](t, ans, *primals, **params)
+            tangent = contribution if tangent is None else tangent + contribution
+    if tangent is None:
+        return np.zeros(np.shape(ans))
+    if np.shape(tangent) != np.shape(ans):  # an argument was broadcast up to the output
+        return broadcast_to(tangent, np.shape(ans))
+    return tangent
+
+
 class JVPTrace(Trace):
     def process(self, prim, args, params):
-        primals = [a.primal if isinstance(a, JVPTracer) and a.trace is self else a for a in args]
+        mine = [isinstance(a, JVPTracer) and a.trace is self for a in args]
+        primals = [a.primal if m else a for a, m in zip(args, mine)]
         ans = prim(*primals, **params)
-        tangent = None
-        for i, a in enumerate(args):  # v̇ = Σ_j ∂v/∂x_j · ẋ_j over the watched arguments
-            if isinstance(a, JVPTracer) and a.trace is self and prim.jvps[i] is not None:
-                t = prim.jvps[i](a.tangent, ans, *primals, **params)
-                tangent = t if tangent is None else tangent + t
-        if tangent is None:
-            tangent = np.zeros(np.shape(ans))
-        elif np.shape(tangent) != np.shape(ans):  # an argument was broadcast up to the output
-            tangent = broadcast_to(tangent, np.shape(ans))
-        return JVPTracer(self, ans, tangent)
+        tangents = [a.tangent if m else None for a, m in zip(args, mine)]
+        return JVPTracer(self, ans, push_tangent(prim, ans, primals, params, tangents))
 
 
 def jvp(fun, primals, tangents):

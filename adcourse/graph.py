@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .core import check_input
+from .forward import push_tangent
 from .reverse import VJPTrace, VJPTracer, backward_pass
 
 _FORMULAS = {"add": "{0} + {1}", "subtract": "{0} − {1}", "multiply": "{0} · {1}",
@@ -177,16 +178,14 @@ def forward_table(graph, direction):
         raise ValueError(f"forward_table: the direction has {len(direction)} entries but the graph "
                          f"has {len(inputs)} inputs ({', '.join(n.name for n in inputs)})")
     tangent = {}
-    for k, (name, tape_node) in enumerate(zip((n.name for n in graph.nodes), graph._tape_nodes)):
-        if tape_node.prim is None:
-            tangent[tape_node.index] = np.broadcast_to(np.asarray(direction[k], float),
-                                                       np.shape(tape_node.primal))
+    for k, node in enumerate(graph._tape_nodes):  # inputs come first, in order
+        if node.prim is None:
+            tangent[node.index] = np.broadcast_to(np.asarray(direction[k], float), node.shape)
             continue
-        total = 0.0
-        for argnum, parent in tape_node.parents:  # the chain rule, one incoming edge at a time
-            total = total + tape_node.prim.jvps[argnum](tangent[parent.index], tape_node.primal,
-                                                        *tape_node.args, **tape_node.params)
-        tangent[tape_node.index] = total
+        incoming = [None] * len(node.args)  # the tangents of the traced arguments
+        for argnum, parent in node.parents:
+            incoming[argnum] = tangent[parent.index]
+        tangent[node.index] = push_tangent(node.prim, node.primal, node.args, node.params, incoming)
     rows = [[n.name, n.formula, _scalar(n.value), _scalar(tangent[t.index])]
             for n, t in zip(graph.nodes, graph._tape_nodes)]
     seed = ", ".join(f"ẋ({n.name}) = {d:g}" for n, d in zip(inputs, map(float, np.ravel(direction))))
