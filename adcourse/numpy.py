@@ -80,16 +80,24 @@ where = Primitive("where", _np.where,
 
 
 # --- linear algebra ----------------------------------------------------------------------------
+# numpy's matmul treats a 1-d left operand as a row (n,) -> (1, n) and a 1-d right operand as a
+# column (n,) -> (n, 1), then drops that axis from the result. The rules below put the dropped
+# axis back into g, apply the matrix rules G Bᵀ and Aᵀ G, and take it out again; the engine then
+# sums the batch axes that broadcasting added.
 def _matmul_vjp_x(g, ans, x, y):
-    if ndim(y) == 1:
-        return g * y if ndim(x) == 1 else expand_dims(g, -1) * y      # (…, m) -> (…, m, n)
-    return g @ swapaxes(y, -1, -2)                                    # G Bᵀ
+    if ndim(y) == 1:                                   # A v: ∂/∂A = g vᵀ
+        return g * y if ndim(x) == 1 else expand_dims(g, -1) * y
+    if ndim(x) == 1:                                   # xᵀ B, B possibly batched: gᵀ Bᵀ as a row
+        return squeeze(expand_dims(g, -2) @ swapaxes(y, -1, -2), -2)
+    return g @ swapaxes(y, -1, -2)                     # G Bᵀ
 
 
 def _matmul_vjp_y(g, ans, x, y):
-    if ndim(x) == 1:
+    if ndim(x) == 1:                                   # xᵀ B: ∂/∂B = x gᵀ
         return g * x if ndim(y) == 1 else expand_dims(x, -1) * expand_dims(g, -2)
-    return swapaxes(x, -1, -2) @ g                                    # Aᵀ G
+    if ndim(y) == 1:                                   # A v, A possibly batched: Aᵀ g as a column
+        return squeeze(swapaxes(x, -1, -2) @ expand_dims(g, -1), -1)
+    return swapaxes(x, -1, -2) @ g                     # Aᵀ G
 
 
 matmul = Primitive("matmul", operator.matmul,
@@ -203,6 +211,15 @@ def expand_dims(x, axis):
     return reshape(x, tuple(s))
 
 
+def squeeze(x, axis=None):
+    """x without its axes of length 1 (only ``axis``, if given)."""
+    axes = [i for i, n in enumerate(shape(x)) if n == 1] if axis is None else _axes(axis, ndim(x))
+    for i in axes:
+        if shape(x)[i] != 1:
+            raise ValueError(f"squeeze: axis {i} has length {shape(x)[i]}, not 1")
+    return reshape(x, tuple(n for i, n in enumerate(shape(x)) if i not in axes))
+
+
 def swapaxes(x, a, b):
     axes = list(range(ndim(x)))
     axes[a], axes[b] = axes[b], axes[a]
@@ -227,12 +244,18 @@ def minimum(x, y):
 
 
 def dot(a, b):
-    """numpy.dot for scalars, vectors and matrices."""
+    """numpy.dot: dot(a, b)[i…, k…, m] = Σ_j a[i…, j] b[k…, j, m] (b's last axis if b is 1-d).
+
+    Up to 2-d, and whenever b is 1-d or 2-d, that is matmul; above, b's contracted axis is moved
+    to the front and the rest of b flattened, so that one matmul does it.
+    """
     if ndim(a) == 0 or ndim(b) == 0:
         return a * b
-    if ndim(a) > 2 or ndim(b) > 2:
-        raise NotImplementedError("adcourse.numpy.dot takes up to 2-d arrays; use anp.matmul")
-    return matmul(a, b)
+    if ndim(b) <= 2:
+        return matmul(a, b)
+    nb = ndim(b)
+    b_rows = reshape(transpose(b, (nb - 2,) + tuple(range(nb - 2)) + (nb - 1,)), (shape(b)[-2], -1))
+    return reshape(matmul(a, b_rows), shape(a)[:-1] + shape(b)[:-2] + shape(b)[-1:])
 
 
 def vdot(a, b):

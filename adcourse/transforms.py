@@ -37,6 +37,11 @@ def value_and_grad(fun, argnums=0):
     def value_and_grad_fun(*args):
         nums = _positions(argnums, len(args), "grad")
         value, pullback = vjp_named(_with_args(fun, args, nums), tuple(args[i] for i in nums), "grad")
+        if np.iscomplexobj(concrete(value)):
+            raise TypeError(
+                f"grad needs a real-valued output, but {getattr(fun, '__name__', 'the function')} "
+                f"returned a complex number. Differentiate a real quantity of it instead (its "
+                f"absolute value squared, or its real part), or use vjp with a cotangent of your own.")
         if shape_of(value) != ():
             raise TypeError(
                 f"grad needs a function with a scalar output, but {getattr(fun, '__name__', 'it')} "
