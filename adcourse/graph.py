@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import display
 from .core import check_input
 from .forward import push_tangent
 from .reverse import VJPTrace, VJPTracer, backward_pass
@@ -109,15 +110,11 @@ _WORDS = {  # what tables say, in the course's two languages (the keys stay Engl
            "adjoint": "сопряжённая", "forward": "Прямой режим",
            "reverse": "Обратный режим, сопряжённые от"},
 }
-_language = "en"
 
 
 def set_language(language):
-    """The language of table titles and headers: "en" or "ru" (column keys stay English)."""
-    global _language
-    if language not in _WORDS:
-        raise ValueError(f"set_language: {language!r} is not one of {sorted(_WORDS)}")
-    _language = language
+    """The language of tables, numbers and plot ticks: "en" or "ru" (see adcourse.display)."""
+    display.set_language(language)
 
 
 class Table:
@@ -140,10 +137,10 @@ class Table:
         return [row[self.header.index(name)] for row in self.rows]
 
     def _labels(self):
-        return [_WORDS[_language].get(h, h) for h in self.header]
+        return [_WORDS[display.language()].get(h, h) for h in self.header]
 
     def _cells(self, row):
-        return [f"{c:.6g}" if isinstance(c, (float, np.floating)) else str(c) for c in row]
+        return [display.number(c, ".6g") if isinstance(c, (float, np.floating)) else str(c) for c in row]
 
     def __str__(self):
         cells = [self._labels()] + [self._cells(r) for r in self.rows]
@@ -188,8 +185,8 @@ def forward_table(graph, direction):
         tangent[node.index] = push_tangent(node.prim, node.primal, node.args, node.params, incoming)
     rows = [[n.name, n.formula, _scalar(n.value), _scalar(tangent[t.index])]
             for n, t in zip(graph.nodes, graph._tape_nodes)]
-    seed = ", ".join(f"ẋ({n.name}) = {d:g}" for n, d in zip(inputs, map(float, np.ravel(direction))))
-    return Table(f"{_WORDS[_language]['forward']}, {seed}", ["node", "formula", "value", "tangent"], rows)
+    seed = ", ".join(f"ẋ({n.name}) = {display.number(d, 'g')}" for n, d in zip(inputs, map(float, np.ravel(direction))))
+    return Table(f"{_WORDS[display.language()]['forward']}, {seed}", ["node", "formula", "value", "tangent"], rows)
 
 
 def reverse_table(graph, cotangent=1.0):
@@ -202,7 +199,7 @@ def reverse_table(graph, cotangent=1.0):
     rows = [[n.name, n.formula, _scalar(n.value),
              _scalar(0.0 if adjoints[t.index] is None else adjoints[t.index])]
             for n, t in zip(graph.nodes, graph._tape_nodes)]
-    return Table(f"{_WORDS[_language]['reverse']} {graph.output.name}̄ = {float(cotangent):g}",
+    return Table(f"{_WORDS[display.language()]['reverse']} {graph.output.name}̄ = {display.number(float(cotangent), 'g')}",
                  ["node", "formula", "value", "adjoint"], rows[::-1])
 
 
