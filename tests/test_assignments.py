@@ -1,4 +1,4 @@
-"""The five assignments: sources that pass their own tests, releases that give nothing away,
+"""The assignments: sources that pass their own tests, releases that give nothing away,
 and the rules for students' code (exercises/autograder/adgrader/policy.py).
 
 Runs nbgrader's real commands on a temporary copy of the course.
@@ -228,6 +228,40 @@ def test_the_references_of_the_hidden_checks_agree_with_jax():
         assert_close(adcourse.grad(ours)(x0), jax.grad(theirs)(x0))
 
 
+def test_the_references_of_assignment_6_agree_with_jax():
+    """The MDS gradient in closed form against jax.grad and adcourse.grad; the Procrustes
+    reference satisfies the optimality condition (QᵀM symmetric positive semidefinite);
+    classical MDS reproduces Euclidean distances."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    import adcourse
+    from adgrader import a6
+    from conftest import assert_close
+
+    rng = np.random.default_rng(6)
+    for N, k, noise in ((2, 1, 0.0), (7, 2, 0.5), (9, 3, 2.0)):
+        _, D = a6.problem(rng, N, k, noise)
+        W = rng.standard_normal((N, k))
+        assert_close(a6.gradient_reference(W, D), jax.jit(jax.grad(lambda V: a6.loss(V, D, jnp)))(W))
+        assert_close(a6.gradient_reference(W, D), adcourse.grad(lambda V: a6.loss(V, D))(W))
+    for N, k in ((6, 1), (9, 2), (12, 3)):
+        X, W = rng.standard_normal((N, k)), rng.standard_normal((N, k))
+        aligned = a6.procrustes_reference(W, X)
+        Wc, Xc = W - W.mean(axis=0), X - X.mean(axis=0)
+        Q = np.linalg.lstsq(Wc, aligned - X.mean(axis=0), rcond=None)[0]
+        assert_close(Q.T @ Q, np.eye(k), atol=1e-10)
+        S = Q.T @ (Wc.T @ Xc)
+        assert_close(S, S.T, atol=1e-10)
+        assert np.all(np.linalg.eigvalsh((S + S.T) / 2) >= -1e-10)
+        X, D = a6.problem(rng, N, k)
+        gram = a6.gram_of_classical_mds(D, k)
+        values, vectors = np.linalg.eigh(gram)
+        Y = vectors[:, -k:] * np.sqrt(np.maximum(values[-k:], 0))
+        assert_close(a6.squared_distances(Y), D, atol=1e-9)
+
+
 # Wrong answers that a careless or cunning student could hand in, most of them passing the
 # visible tests: (assignment, answer cell, piece of the solution, replacement, hidden check).
 WRONG = [
@@ -269,6 +303,14 @@ WRONG = [
      "counting"),
     ("a5_checkpointing", "counting", "return min(range(1, n + 1), key=lambda k: (checkpoint_cost(n, k)[0], k))",
      "return max(1, round(math.sqrt(n)))", "counting"),
+    ("a6_mds_gradient", "mds_gradient_answer", "return 8 * (", "return 4 * (", "gradient"),  # one of two terms
+    ("a6_mds_gradient", "mds_descent_answer", "range(n_steps)", "range(n_steps + 1)", "descent"),
+    ("a6_mds_gradient", "procrustes_answer", "return (W - W_mean) @ U @ Vt + X_mean",
+     "U[:, -1] *= np.sign(np.linalg.det(U @ Vt))\n    return (W - W_mean) @ U @ Vt + X_mean",
+     "procrustes"),  # rotations only: a mirrored configuration stays mirrored
+    ("a6_mds_gradient", "procrustes_answer", "@ U @ Vt + X_mean", "@ U @ Vt", "procrustes"),  # no shift back
+    ("a6_mds_gradient", "classical_mds_answer", "np.argsort(values)[::-1][:k]", "np.argsort(values)[:k]",
+     "classical"),
 ]
 
 

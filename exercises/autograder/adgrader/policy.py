@@ -51,6 +51,7 @@ ASSIGNMENT_MODULES = {
         "adcourse.numpy": None,
     },
     "a5_checkpointing": {},
+    "a6_mds_gradient": {},
 }
 
 # Attribute names that read or write files, reach frames and code objects, run strings as
