@@ -262,6 +262,37 @@ def test_the_references_of_assignment_6_agree_with_jax():
         assert_close(a6.squared_distances(Y), D, atol=1e-9)
 
 
+def test_the_references_of_assignment_7_agree_with_jax():
+    """The closed-form Jacobians against jax.jacfwd, and the sweep meter against adcourse's own
+    jacfwd (n forward sweeps) and jacrev (one recording, m backward sweeps)."""
+    import jax
+    import numpy as np
+    import jax.numpy as jnp
+
+    import adcourse
+    from adgrader import a7
+    from conftest import assert_close
+
+    for n, m in a7.SIZES:
+        ours = a7.functions(np.random.default_rng(n * 10 + m), n, m)
+        theirs = a7.functions(np.random.default_rng(n * 10 + m), n, m, xp=jnp)
+        x = np.random.default_rng(m).standard_normal(n)
+        for name, (f, jacobian) in ours.items():
+            if (n, m) in ((3, 5), (6, 2)):  # the same formulas at every size: two are enough for JAX
+                assert_close(jacobian(x), jax.jit(jax.jacfwd(theirs[name][0]))(x))
+            wrapped, meter = a7.metered(f)
+            assert_close(adcourse.jacfwd(wrapped)(x), jacobian(x))
+            assert (meter.recordings, meter.forward, meter.backward) == (0, n, 0)
+            wrapped, meter = a7.metered(f)
+            assert_close(adcourse.jacrev(wrapped)(x), jacobian(x))
+            assert (meter.recordings, meter.forward, meter.backward) == (1, 0, m)
+    for n, k, m in ((12, 1, 9), (16, 3, 30)):
+        h, g, jacobian = a7.waist_functions(np.random.default_rng(k), n, k, m)
+        h_jax, g_jax, _ = a7.waist_functions(np.random.default_rng(k), n, k, m, xp=jnp)
+        w = np.random.default_rng(n).standard_normal(n)
+        assert_close(jacobian(w), jax.jit(jax.jacfwd(lambda v: g_jax(h_jax(v))))(w))
+
+
 # Wrong answers that a careless or cunning student could hand in, most of them passing the
 # visible tests: (assignment, answer cell, piece of the solution, replacement, hidden check).
 WRONG = [
@@ -311,6 +342,17 @@ WRONG = [
     ("a6_mds_gradient", "procrustes_answer", "@ U @ Vt + X_mean", "@ U @ Vt", "procrustes"),  # no shift back
     ("a6_mds_gradient", "classical_mds_answer", "np.argsort(values)[::-1][:k]", "np.argsort(values)[:k]",
      "classical"),
+    ("a7_choosing_a_mode", "jacobian_forward_answer", "_, column = adcourse.jvp(f, (x,), (e,))",
+     "adcourse.jvp(f, (x,), (e,))\n        _, column = adcourse.jvp(f, (x,), (e,))",
+     "forward_sweeps"),  # right values, 2n sweeps
+    ("a7_choosing_a_mode", "jacobian_reverse_answer", "rows = [pullback(e)[0] for e in np.eye(np.size(y))]",
+     "rows = [adcourse.vjp(f, x)[1](e)[0] for e in np.eye(np.size(y))]",
+     "reverse_sweeps"),  # f recorded once per row
+    ("a7_choosing_a_mode", "cost_model_answer", "s_f = np.mean(", "s_f = np.median(", "cost_model"),
+    ("a7_choosing_a_mode", "cost_model_answer", "return (n * s_f - r_0) / (n * s_b)", "return s_f / s_b",
+     "cost_model"),
+    ("a7_choosing_a_mode", "waist_answer", "J_h = jacobian_reverse(h, w)",
+     "return jacobian_forward(lambda v: g(h(v)), w)", "waist"),  # right values, n sweeps
 ]
 
 

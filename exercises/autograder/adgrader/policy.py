@@ -52,6 +52,10 @@ ASSIGNMENT_MODULES = {
     },
     "a5_checkpointing": {},
     "a6_mds_gradient": {},
+    "a7_choosing_a_mode": {
+        "adcourse": {"jvp", "vjp", "numpy"},
+        "adcourse.numpy": None,
+    },
 }
 
 # Attribute names that read or write files, reach frames and code objects, run strings as
