@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parent.parent
 EXERCISES = REPO / "exercises"
 BIN = Path(sys.executable).parent
 ASSIGNMENTS = ("a1_finite_differences", "a2_forward_mode", "a3_reverse_mode", "a4_hvp_hutchinson",
-               "a5_checkpointing", "a6_mds_gradient", "a7_choosing_a_mode")
+               "a5_checkpointing", "a6_mds_gradient", "a7_choosing_a_mode", "a8_beyond_the_chain_rule")
 MATHJAX = REPO / "node_modules" / "mathjax" / "es5" / "tex-svg.js"
 
 

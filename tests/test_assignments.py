@@ -293,6 +293,45 @@ def test_the_references_of_assignment_7_agree_with_jax():
         assert_close(jacobian(w), jax.jit(jax.jacfwd(lambda v: g_jax(h_jax(v))))(w))
 
 
+def test_the_references_of_assignment_8_agree_with_jax():
+    """adcourse.grad of the scalar programs, the tape count, the implicit gradients of ridge
+    regression, softplus and the logistic loss, all against JAX."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    import adcourse
+    from adcourse.graph import trace_graph
+    from adgrader import a8
+    from conftest import assert_close
+
+    rng = np.random.default_rng(8)
+    for name, program in a8.PROGRAMS.items():
+        x = float(rng.uniform(0.1, 0.9))
+        assert_close(adcourse.grad(program)(x), jax.jit(jax.grad(program))(x), rtol=1e-9)
+    for name, program in a8.TAPE_PROGRAMS.items():
+        assert a8.operations(program, 0.3) == len(trace_graph(program, 0.3).nodes) - 1, name
+    for p, q, mu in ((8, 3, 0.5), (5, 5, 0.0), (4, 7, 1.0)):
+        A, b, target = rng.standard_normal((p, q)), rng.standard_normal(p), rng.standard_normal(q)
+
+        def loss(A, b, mu):
+            x = jnp.linalg.solve(A.T @ A + mu * jnp.eye(q), A.T @ b)
+            return 0.5 * jnp.sum((x - target) ** 2)
+
+        x_star = np.linalg.solve(A.T @ A + mu * np.eye(q), A.T @ b)
+        assert_close(list(a8.ridge_reference(A, b, mu, x_star - target)),
+                     list(jax.jit(jax.grad(loss, argnums=(0, 1, 2)))(A, b, mu)), rtol=1e-9, atol=1e-11)
+    z = np.concatenate([np.linspace(-1000, 1000, 41), [0.0, 1e-9, -30.0, 36.0]])
+    value, sigmoid = a8.softplus_reference(z)
+    assert_close(value, jax.nn.softplus(z))
+    assert_close(sigmoid, jax.jit(jax.vmap(jax.grad(jax.nn.softplus)))(z))
+    X, y = rng.standard_normal((30, 3)), np.where(rng.uniform(size=30) < 0.5, -1.0, 1.0)
+    logistic = jax.jit(jax.value_and_grad(lambda w: jnp.mean(jax.nn.softplus(-y * (X @ w)))))
+    for scale in (0.1, 100.0, 1000.0):
+        w = scale * rng.standard_normal(3)
+        assert_close(list(a8.logistic_reference(w, X, y)), list(logistic(w)))
+
+
 # Wrong answers that a careless or cunning student could hand in, most of them passing the
 # visible tests: (assignment, answer cell, piece of the solution, replacement, hidden check).
 WRONG = [
@@ -353,6 +392,21 @@ WRONG = [
      "cost_model"),
     ("a7_choosing_a_mode", "waist_answer", "J_h = jacobian_reverse(h, w)",
      "return jacobian_forward(lambda v: g(h(v)), w)", "waist"),  # right values, n sweeps
+    ("a8_beyond_the_chain_rule", "symbolic_answer", "derivative(a, done), derivative(b, done)",
+     "derivative(a), derivative(b)", "symbolic"),  # no sharing: the derivative swells
+    ("a8_beyond_the_chain_rule", "symbolic_answer", "da * b + a * db", "da * db", "symbolic"),
+    ("a8_beyond_the_chain_rule", "symbolic_answer", "sizes[id(e)] = 1 + sum(formula_size(c, sizes) for c in e.children)",
+     "sizes[id(e)] = 1 + sum(formula_size(c, sizes) for c in set(e.children))", "symbolic"),
+    ("a8_beyond_the_chain_rule", "tape_answer", "def __neg__(self): return self._record(-self.value)",
+     "def __neg__(self): return Recorded(-self.value)", "tape"),
+    ("a8_beyond_the_chain_rule", "ridge_answer", "-float(lam @ x)", "float(lam @ x)", "ridge"),
+    ("a8_beyond_the_chain_rule", "ridge_answer", "lam = np.linalg.solve(M, g)", "lam = np.linalg.solve(A.T @ A, g)",
+     "ridge"),
+    ("a8_beyond_the_chain_rule", "softplus_answer", "value = np.maximum(z, 0.0) + np.log1p(e)",
+     "value = np.log1p(np.exp(z))", "softplus"),
+    ("a8_beyond_the_chain_rule", "softplus_answer", "return np.asarray(g, dtype=float) * sigmoid", "return sigmoid",
+     "softplus"),
+    ("a8_beyond_the_chain_rule", "logistic_answer", "X.T @ (-y * dL_dz)", "X.T @ (y * dL_dz)", "logistic_loss"),
 ]
 
 

@@ -56,6 +56,7 @@ ASSIGNMENT_MODULES = {
         "adcourse": {"jvp", "vjp", "numpy"},
         "adcourse.numpy": None,
     },
+    "a8_beyond_the_chain_rule": {},
 }
 
 # Attribute names that read or write files, reach frames and code objects, run strings as
