@@ -332,6 +332,37 @@ def test_the_references_of_assignment_8_agree_with_jax():
         assert_close(list(a8.logistic_reference(w, X, y)), list(logistic(w)))
 
 
+def test_the_references_of_assignment_9_agree_with_jax():
+    """Tangents of every node against jax.jvp, and adjoints against jax.grad with respect to a
+    perturbation added to each node."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from adgrader import a9
+    from conftest import assert_close
+
+    def perturbed(w1, w2, delta):
+        """L with delta[name] added to each node as it is computed."""
+        v = {"w1": w1 + delta["w1"], "w2": w2 + delta["w2"]}
+        v["v1"] = v["w1"] * v["w2"] + delta["v1"]
+        v["v2"] = jnp.exp(v["v1"]) + delta["v2"]
+        v["v3"] = jnp.sin(v["w2"]) + delta["v3"]
+        v["v4"] = v["v2"] * v["v3"] + delta["v4"]
+        return v["v1"] + v["v4"] + delta["L"]
+
+    rng = np.random.default_rng(9)
+    for _ in range(3):
+        w1, w2, dw1, dw2 = (float(v) for v in rng.uniform(-1.5, 1.5, 4))
+        ours = a9.reference_tangents(w1, w2, dw1, dw2)
+        _, theirs = jax.jvp(lambda a, b: a9.nodes(a, b, jnp), (w1, w2), (dw1, dw2))
+        assert_close([ours[k] for k in a9.FORWARD_KEYS], [theirs[k] for k in a9.FORWARD_KEYS])
+        zero = dict.fromkeys(a9.BACKWARD_KEYS, 0.0)
+        adjoint = jax.grad(lambda d: perturbed(w1, w2, d))(zero)
+        ours = a9.reference_adjoints(w1, w2)
+        assert_close([ours[k] for k in a9.BACKWARD_KEYS], [adjoint[k] for k in a9.BACKWARD_KEYS])
+
+
 # Wrong answers that a careless or cunning student could hand in, most of them passing the
 # visible tests: (assignment, answer cell, piece of the solution, replacement, hidden check).
 WRONG = [
@@ -407,6 +438,14 @@ WRONG = [
     ("a8_beyond_the_chain_rule", "softplus_answer", "return np.asarray(g, dtype=float) * sigmoid", "return sigmoid",
      "softplus"),
     ("a8_beyond_the_chain_rule", "logistic_answer", "X.T @ (-y * dL_dz)", "X.T @ (y * dL_dz)", "logistic_loss"),
+    ("a9_mock_exam", "fd_answer", "f0, plus, minus = f(x), f(x + step), f(x - step)",
+     "f0, plus, minus = f(x), f(x + step), f(x - step)\n    f(x)", "finite_differences"),
+    ("a9_mock_exam", "fd_answer", "(plus - minus) / (2 * eps)", "(plus - minus) / eps", "finite_differences"),
+    ("a9_mock_exam", "forward_answer", "d4 = v3 * d2 + v2 * d3", "d4 = v3 * d2", "forward_sweep"),
+    ("a9_mock_exam", "backward_answer", 'bar["v1"] = bar["L"] + bar["v2"] * v2', 'bar["v1"] = bar["v2"] * v2',
+     "backward_sweep"),  # one of v1's two children forgotten
+    ("a9_mock_exam", "hutchinson_answer", "2.0 * (np.sum(X ** 2) - np.sum(np.diag(X) ** 2))", "2.0 * np.sum(X ** 2)",
+     "hutchinson"),  # the variance of a Gaussian probe
 ]
 
 

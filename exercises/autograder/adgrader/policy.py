@@ -57,6 +57,7 @@ ASSIGNMENT_MODULES = {
         "adcourse.numpy": None,
     },
     "a8_beyond_the_chain_rule": {},
+    "a9_mock_exam": {},
 }
 
 # Attribute names that read or write files, reach frames and code objects, run strings as
