@@ -266,14 +266,14 @@ def _close_elementwise(actual, expected, what, rtol=1e-10, atol=1e-12):
 
 
 def softplus(namespace):
-    """Values and pullbacks against logaddexp for |z| up to 1000, in one and two dimensions,
-    the pullback applied to two different cotangents."""
+    """Values and pullbacks against logaddexp for |z| up to 1000, the pullback applied to two
+    different cotangents."""
     __tracebackhide__ = True
     task = "task 4"
     student = get(namespace, "softplus_vjp", task)
     rng = np.random.default_rng(seed(task))
     points = [np.array([-1000.0, -745.5, -709.0, -40.0, -1e-9, 0.0, 1e-9, 36.0, 709.0, 710.0, 1000.0]),
-              rng.uniform(-1000, 1000, (4, 5)), rng.standard_normal(9) * 5]
+              rng.uniform(-1000, 1000, 20), rng.standard_normal(9) * 5]
     cotangents = [(rng.standard_normal(z.shape), rng.standard_normal(z.shape)) for z in points]
 
     def run():

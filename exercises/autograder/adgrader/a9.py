@@ -83,7 +83,8 @@ def finite_differences(namespace):
     cases = []
     for n, eps in ((1, 1e-2), (3, 1e-3), (6, 1e-5), (4, 0.3)):
         a, c = rng.standard_normal(n), rng.uniform(0.5, 1.5, n)
-        f = (lambda a, c: lambda x: float(np.sin(a @ x) + np.sum(c * x ** 3)))(a, c)
+        f = (lambda a, c: lambda x: float(np.sin(a @ np.asarray(x, dtype=float))
+                                          + np.sum(c * np.asarray(x, dtype=float) ** 3)))(a, c)
         x, k = rng.standard_normal(n), int(rng.integers(n))
         counted, calls = recorder(f)
         cases.append((f, x, k, eps, counted, calls))
