@@ -12,6 +12,10 @@ What this file adds to nbgrader's defaults, and why:
   kernel's memory and hides the submission folder from imports;
 - autograding reads each student's code before running it (adgrader.policy) and reports
   tampered locked cells; execution survives hangs, crashes and floods of output;
+- every autograding kernel runs in a bubblewrap sandbox (adgrader.sandbox): it sees the
+  Python environment and the hidden checks read-only, a private scratch folder, no network,
+  and none of the course directory; where bubblewrap cannot run, autograde stops unless
+  c.Sandbox.allow_unsandboxed says otherwise;
 - feedback leaves out the hidden tests (code and traceback lines) and works offline;
 - the gradebook (gradebook.db, next to this file) is backed up to
   gradebook.db.backups/ before each autograde run.
@@ -53,6 +57,15 @@ c.Execute.timeout = 30
 c.Execute.interrupt_on_timeout = True
 c.ResilientExecute.notebook_timeout = 90
 c.ResilientExecute.max_output_bytes = 1_000_000
+
+# The sandbox of every autograding kernel (adgrader/sandbox.py). Students' code is hostile
+# input: without bubblewrap, autograde stops rather than run it as you.
+c.Sandbox.enabled = True
+c.Sandbox.allow_unsandboxed = False
+c.Sandbox.scratch_mb = 64      # the kernel's writable tmpfs, its working directory
+c.Sandbox.max_file_mb = 16     # RLIMIT_FSIZE
+c.Sandbox.max_processes = 64   # RLIMIT_NPROC: a fork bomb stops there
+c.Sandbox.run_as = "nobody"    # the kernels' account when nbgrader runs as root
 
 c.Autograde.sanitize_preprocessors = [
     ClearOutput,

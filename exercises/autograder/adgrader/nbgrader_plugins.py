@@ -40,9 +40,10 @@ from nbformat.v4 import new_markdown_cell
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from jupyter_core.utils import run_sync
-from traitlets import Integer, List, Unicode
+from traitlets import Bool, Integer, List, Unicode
 
 from . import policy
+from .sandbox import Sandbox, SandboxedKernelManager, SandboxUnavailable
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 REPORT_MARK = "adgrader-report"
@@ -144,11 +145,14 @@ class StudentCodePolicy(NbGraderPreprocessor):
     trusted_students = List(Unicode(), help=(
         "Students whose code is run without this check (for instance after the instructor "
         "has read it): their answers are still judged by the tests.")).tag(config=True)
+    enabled = Bool(True, help=(
+        "Read students' code before running it. Switched off only by the tests that check "
+        "what the sandbox alone stops.")).tag(config=True)
 
     def preprocess(self, nb, resources):
         nbg = resources["nbgrader"]
         report = _report(resources)
-        if nbg["student"] not in self.trusted_students:
+        if self.enabled and nbg["student"] not in self.trusted_students:
             trusted = self._trusted_sources(nbg)
             bound = {}
             for cell in nb.cells:
@@ -211,8 +215,11 @@ class ResilientExecute(Execute):
       submission therefore costs at most that long, however many of its cells hang.
     - Each cell keeps at most ``max_output_bytes`` of output (a print in a loop would
       otherwise fill nbgrader's memory before the timeout).
-    - The kernel starts in an empty temporary folder, so nothing submitted beside the
-      notebook is importable or read as configuration.
+    - The kernel runs in the course's sandbox (``sandbox.py``: bubblewrap, ipc sockets,
+      no network, nothing of the file system but the Python environment and the checks).
+      Without it (``Sandbox.enabled = False``, or ``Sandbox.allow_unsandboxed`` where
+      bubblewrap cannot run) it starts in an empty temporary folder, so nothing submitted
+      beside the notebook is importable or read as configuration.
     """
 
     notebook_timeout = Integer(120, help="Seconds for the whole notebook.").tag(config=True)
@@ -221,6 +228,8 @@ class ResilientExecute(Execute):
     def preprocess(self, nb, resources=None, km=None):
         self._deadline = monotonic() + self.notebook_timeout
         self._kernel_dirs = []
+        if sandbox_verdict(Sandbox(parent=self)) is None:
+            self.kernel_manager_class = SandboxedKernelManager
         try:
             return super().preprocess(nb, resources, km)
         finally:
@@ -228,8 +237,9 @@ class ResilientExecute(Execute):
                 shutil.rmtree(path, ignore_errors=True)
 
     async def async_start_new_kernel(self, **kwargs):
-        kwargs["cwd"] = tempfile.mkdtemp(prefix="adgrader-kernel-")
-        self._kernel_dirs.append(kwargs["cwd"])
+        if self.kernel_manager_class is not SandboxedKernelManager:  # it makes its own folder
+            kwargs["cwd"] = tempfile.mkdtemp(prefix="adgrader-kernel-")
+            self._kernel_dirs.append(kwargs["cwd"])
         await super().async_start_new_kernel(**kwargs)
 
     start_new_kernel = run_sync(async_start_new_kernel)
@@ -361,6 +371,28 @@ def _find_mathjax():
 # -- hooks -------------------------------------------------------------------------------
 
 _ran_once = set()
+_sandbox_verdicts = {}
+
+
+def sandbox_verdict(sandbox):
+    """None if kernels run sandboxed; else why not (checked once per process and setting).
+
+    Raises ``SandboxUnavailable`` where the sandbox is on, bubblewrap cannot run, and the
+    config does not allow grading without it.
+    """
+    if not sandbox.enabled:
+        return "the sandbox is switched off (Sandbox.enabled = False)"
+    key = (sandbox.bwrap, sandbox.run_as)
+    if key not in _sandbox_verdicts:
+        _sandbox_verdicts[key] = sandbox.check()
+    why = _sandbox_verdicts[key]
+    if why is not None and not sandbox.allow_unsandboxed:
+        raise SandboxUnavailable(
+            f"autograde stopped: students' code would run unsandboxed, because {why}. Install "
+            "bubblewrap and allow unprivileged user namespaces (or run nbgrader as root), or, to "
+            "grade without the sandbox anyway, set c.Sandbox.allow_unsandboxed = True in "
+            "nbgrader_config.py.")
+    return why
 
 
 def backup_gradebook(db_path, keep=20):
@@ -391,6 +423,15 @@ def before_autograde(assignment, student, notebooks, **_):
     _ran_once.add("autograde")
     from traitlets.config import Application
     app = Application.instance()
+    try:
+        why = sandbox_verdict(Sandbox(config=app.config))
+    except SandboxUnavailable as error:
+        app.log.error("[adgrader] %s", error)
+        raise
+    if why is None:
+        app.log.info("[adgrader] kernels run in the bubblewrap sandbox")
+    else:
+        app.log.warning("[adgrader] kernels run WITHOUT the sandbox: %s", why)
     db_url = app.coursedir.db_url
     root = app.coursedir.root
     if not db_url.startswith("sqlite:///"):

@@ -180,24 +180,6 @@ def check_cell(source, assignment_id, bound=None):
     return [unique[line] for line in sorted(unique)]
 
 
-def _import_object(dotted):
-    """The object a dotted import path names (None if it does not import)."""
-    parts = dotted.split(".")
-    for cut in range(len(parts), 0, -1):
-        try:
-            obj = importlib.import_module(".".join(parts[:cut]))
-        except Exception:  # noqa: BLE001 - a broken import fails at run time, harmlessly
-            continue
-        for part in parts[cut:]:
-            obj = getattr(obj, part, None)
-        return obj
-    return None
-
-
-def _is_module(dotted):
-    return inspect.ismodule(_import_object(dotted))
-
-
 def _dotted(node):
     """'a.b.c' for an attribute chain rooted at a name, else None."""
     parts = []
@@ -230,22 +212,44 @@ class _Checker(ast.NodeVisitor):
             self._parents[child] = node
         return super().visit(node)
 
+    def _object(self, dotted):
+        """The object a dotted path names, or None.
+
+        Only modules the allowlist allows are imported, here in nbgrader's process: a module a
+        student names is judged by its name first, so its import-time code never runs as the
+        instructor (it would, before any kernel starts).
+        """
+        parts = dotted.split(".")
+        for cut in range(len(parts), 0, -1):
+            module = ".".join(parts[:cut])
+            if not self._module_rule(module)[0]:
+                continue
+            try:
+                obj = importlib.import_module(module)
+            except Exception:  # noqa: BLE001 - a broken import fails at run time, harmlessly
+                continue
+            for part in parts[cut:]:
+                obj = getattr(obj, part, None)
+            return obj
+        return None
+
+    def _is_module(self, dotted):
+        return inspect.ismodule(self._object(dotted))
+
     def _path_denied(self, path):
         """Why an imported dotted path may not be used here (None if it may)."""
         parts = path.split(".")
         for cut in range(len(parts), 0, -1):
             module = ".".join(parts[:cut])
-            if _is_module(module):
-                allowed, attributes = self._module_rule(module)
-                if not allowed:
-                    return "from a module answer cells may not use"
+            allowed, attributes = self._module_rule(module)
+            if allowed and self._is_module(module):
                 rest = parts[cut:]
                 if rest and attributes is not None and rest[0] not in attributes:
                     return "which this assignment asks you not to use"
                 if any(part in DENIED_ATTRIBUTES or part.startswith("_") for part in rest):
                     return "which answer cells may not use"
                 return None
-        return None
+        return "from a module answer cells may not use"
 
     # -- imports -------------------------------------------------------------------------
     def _module_rule(self, module):
@@ -291,7 +295,7 @@ class _Checker(ast.NodeVisitor):
                     (attributes is not None and name not in attributes):
                 self.deny(node, f"imports `{full}`, which this assignment asks you not to use")
                 continue
-            obj = _import_object(full)
+            obj = self._object(full)
             if inspect.ismodule(obj) and not self._module_rule(obj.__name__)[0]:
                 self.deny(node, f"imports the module `{obj.__name__}` through `{full}`")
                 continue
@@ -314,7 +318,7 @@ class _Checker(ast.NodeVisitor):
                 parent = self._parents.get(node)
                 used_through = (isinstance(parent, ast.Attribute) and parent.value is node) or \
                     (isinstance(parent, ast.Call) and parent.func is node)
-                if not used_through and _is_module(path):
+                if not used_through and self._is_module(path):
                     self.deny(node, f"passes the module `{name}` around; call its functions instead")
         self.generic_visit(node)
 
@@ -338,8 +342,9 @@ class _Checker(ast.NodeVisitor):
     def _check_module_attribute(self, node, root):
         """`np.x`, `adcourse.hvp`, `dataclasses.sys`: what an imported name leads to.
 
-        Followed on the real objects (imported here, in nbgrader's process), so a module
-        that another module merely imports (``dataclasses.sys``) is seen for what it is.
+        Followed on the real objects (only allowed modules are imported, here in nbgrader's
+        process), so a module that another module merely imports (``dataclasses.sys``) is
+        seen for what it is.
         """
         chain = _dotted(node)
         if chain is None:
@@ -348,7 +353,7 @@ class _Checker(ast.NodeVisitor):
         if any(part.startswith("_") and part not in SAFE_DUNDERS for part in parts[1:]):
             self.deny(node, f"uses the private `{chain}`")
             return
-        obj = _import_object(self.scope.bound[parts[0]])
+        obj = self._object(self.scope.bound[parts[0]])
         for part in parts[1:]:
             if not inspect.ismodule(obj):
                 return  # a function, class or value: its attributes are checked by name
