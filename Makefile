@@ -19,10 +19,12 @@ $(VENV)/.installed-%: pyproject.toml | $(PY)
 comma := ,
 
 # Debian packages the targets need, installed when missing (as root, or through sudo):
-# npm brings MathJax for the book; Chromium runs the browser checks of the built site.
+# npm brings MathJax for the book and JupyterHub's proxy; Chromium runs the browser checks of
+# the built site; bubblewrap is the sandbox of every grading kernel (exercises/autograder).
 define need_debian
 	@missing=""; for p in $(1); do \
-	  case $$p in chromium) [ -x /usr/bin/chromium ] ;; *) command -v $$p >/dev/null ;; esac \
+	  case $$p in chromium) [ -x /usr/bin/chromium ] ;; bubblewrap) command -v bwrap >/dev/null ;; \
+	    *) command -v $$p >/dev/null ;; esac \
 	    || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
@@ -36,8 +38,14 @@ book: $(VENV)/.installed-book
 	$(call need_debian,npm)
 	$(PY) book/build.py
 
-test: $(VENV)/.installed-book+grade+test+bench
-	$(call need_debian,npm chromium)
+# npm's packages, as package-lock.json pins them: MathJax, configurable-http-proxy.
+node_modules/.installed: package-lock.json
+	$(call need_debian,npm)
+	npm ci --no-audit --no-fund
+	touch $@
+
+test: $(VENV)/.installed-book+grade+test+bench+hub node_modules/.installed
+	$(call need_debian,npm chromium bubblewrap)
 	$(PY) -m pytest
 
 clean:
