@@ -217,3 +217,9 @@ def test_the_gradebook_is_never_readable_by_a_student(term):
         assert set(result.values()) <= {"denied", "missing"}, (step, result)
     assert "denied" in seen[0][1].values()  # the gradebook exists from the first step on
     assert all(result[str(term["course"] / "gradebook.db")] == "denied" for _, result in seen)
+
+
+def test_autograde_ran_as_the_instructor_with_every_kernel_sandboxed(term):
+    autograde = next(done for done in term["log"] if "autograde" in done.args)
+    assert "[adgrader] kernels run in the bubblewrap sandbox" in autograde.stderr, autograde.stderr[-3000:]
+

@@ -13,9 +13,12 @@ Also: where bubblewrap cannot run, autograde stops with a clear message, and gra
 only when the config allows it; and the static policy never imports a module a student names.
 """
 import hashlib
+import json
 import os
+import pwd
 import socket
 import stat
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -226,6 +229,34 @@ def test_without_bubblewrap_autograde_stops_unless_the_config_allows_it(tmp_path
     assert allowed.returncode == 0, allowed.stderr[-3000:]
     assert "kernels run WITHOUT the sandbox" in allowed.stderr
     assert _scores(course) == {"honest": 8.0}
+
+
+@needs_bwrap
+def test_the_sandboxed_process_has_no_privilege_no_secret_and_a_small_view(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADGRADER_DIR", str(EXERCISES / "autograder"))
+    monkeypatch.setenv("INSTRUCTORS_TOKEN", "not for students")
+    probe = tmp_path / "connection.json"
+    probe.write_text("{}")
+    probe.chmod(0o644)
+    code = ("import json, os; status = dict(line.split(':', 1) for line in open('/proc/self/status').read().splitlines()); "
+            "print(json.dumps({'status': status, 'env': dict(os.environ), 'root': sorted(os.listdir('/')), "
+            "'cwd': os.getcwd(), 'pids': sorted(p for p in os.listdir('/proc') if p.isdigit())}))")
+    done = subprocess.run(Sandbox().command([sys.executable, "-c", code, str(probe)], str(probe)),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    status = {key: value.strip() for key, value in seen["status"].items()}
+    for cap in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        assert int(status[cap], 16) == 0, (cap, status[cap])
+    assert status["NoNewPrivs"] == "1"
+    if os.geteuid() == 0:
+        assert status["Uid"].split() == [str(pwd.getpwnam("nobody").pw_uid)] * 4
+    assert "INSTRUCTORS_TOKEN" not in seen["env"] and seen["env"]["HOME"] == "/scratch" == seen["cwd"]
+    shown = {Path(p).parts[1] for p in Sandbox().shown_paths()}
+    assert set(seen["root"]) <= {"bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "dev", "proc",
+                                 "run", "scratch"} | shown, seen["root"]
+    assert "tmp" not in seen["root"] and "home" not in seen["root"]
+    assert len(seen["pids"]) <= 3  # its own PID namespace: bubblewrap's init, itself
 
 
 # -- the static policy imports nothing a student names -------------------------------------

@@ -82,7 +82,7 @@ class Sandbox(Configurable):
         args = [self.bwrap, "--die-with-parent", "--new-session", "--clearenv"]
         if os.geteuid() == 0:  # bubblewrap needs no user namespace; the kernel drops to run_as
             args += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
-                     "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+                     "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP"]
         else:
             args += ["--unshare-user", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
                      "--unshare-cgroup-try", "--disable-userns"]
@@ -123,9 +123,11 @@ class Sandbox(Configurable):
         args.append("--")
         if os.geteuid() == 0:
             uid, gid = self._account()
-            args += ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--"]
+            args += ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--inh-caps=-all",
+                     "--bounding-set=-all", "--"]  # then no capability is left, nor can come back
         args += ["prlimit", f"--nproc={self.max_processes}", f"--fsize={self.max_file_mb << 20}", "--"]
-        return args + [INSIDE_CONNECTION if arg == connection_file else arg for arg in kernel_cmd]
+        executable = os.path.normpath(kernel_cmd[0])  # a/../b names a folder the sandbox lacks
+        return args + [executable] + [INSIDE_CONNECTION if arg == connection_file else arg for arg in kernel_cmd[1:]]
 
     def check(self):
         """None if bubblewrap runs here with these settings, else why it does not."""
