@@ -19,6 +19,7 @@ import asyncio
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +35,7 @@ async def _kernel_start(manager_class):
     """Seconds from asking for a kernel to its first answer (then it is shut down)."""
     km = manager_class(kernel_name="python3")
     start = time.perf_counter()
-    await km.start_kernel()
+    await km.start_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # no banners
     kc = km.client()
     kc.start_channels()
     try:
