@@ -10,7 +10,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from book_site import LANGUAGES, built_site, toc_pages
+from book_site import LANGUAGES, ROOT, assignment_ids, built_site, lecture_chapters, require_site, toc_pages
 
 # Attributes through which a browser fetches something when it shows the page.
 LOADING = {
@@ -25,11 +25,13 @@ class Page(HTMLParser):
 
     def __init__(self, text):
         super().__init__(convert_charrefs=True)
-        self.ids, self.refs, self.lang = set(), [], None
+        self.ids, self.refs, self.lang, self.anchors = set(), [], None, []
         self.feed(text)
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
+        if tag == "a":
+            self.anchors.append(attrs)
         if tag == "html":
             self.lang = attrs.get("lang")
         for key in ("id", "name") if tag == "a" else ("id",):
@@ -45,10 +47,7 @@ class Page(HTMLParser):
 
 @pytest.fixture(scope="module")
 def site():
-    build = built_site()
-    if build.returncode:
-        pytest.fail(f"book build failed (exit {build.returncode}):\n{build.log[-6000:]}", pytrace=False)
-    return build.html.resolve()
+    return require_site()
 
 
 def site_pages(folder):
@@ -68,8 +67,9 @@ def is_remote(url):
 
 
 def test_build_passes_with_warnings_as_errors(site):
-    log = built_site().log
-    assert "build succeeded" in log and "FAILED" not in log, log[-3000:]
+    build = built_site()
+    assert "build succeeded" in build.full_log, build.log[-3000:]
+    assert "FAILED" not in build.output, build.output
 
 
 def test_landing_page_links_both_languages(site, pages):
@@ -142,3 +142,125 @@ def test_every_page_links_to_its_twin(site, pages, lang):
         if not switches:
             missing.append(str(relative))
     assert not missing, f"{lang} pages without a link to the {other} twin: {missing}"
+
+
+# --- Downloads: chapters as executed notebooks, assignments as student versions -------------
+
+def downloads(path, page, kind):
+    """The files a page offers: kind "notebook" (the header's download menu) or "assignment"."""
+    if kind == "notebook":
+        hrefs = [a["href"] for a in page.anchors if "btn-download-notebook-button" in a.get("class", "")]
+    else:
+        hrefs = [a["href"] for a in page.anchors if "download" in a and a.get("href", "").endswith(".ipynb")]
+    return [(path.parent / unquote(urlsplit(href).path)).resolve() for href in hrefs]
+
+
+def test_the_site_holds_nothing_stray(site):
+    """The two sites, the landing page and its icon: no myst-nb scratch folder, no error reports."""
+    assert sorted(p.name for p in site.iterdir()) == ["en", "favicon.svg", "index.html", "ru"]
+    stray = [p for name in ("jupyter_execute", "reports", ".jupyter_cache") for p in site.rglob(name)]
+    assert not stray, stray
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_chapter_is_offered_as_its_executed_notebook(site, pages, lang):
+    import nbformat
+
+    for chapter in lecture_chapters(lang):
+        path = site / lang / f"{chapter}.html"
+        offered = downloads(path, pages[path], "notebook")
+        assert len(offered) == 1, f"{lang}/{chapter}: download menu offers {offered}, expected one .ipynb"
+        notebook_path = offered[0]
+        assert notebook_path == site / lang / "_sources" / f"{chapter}.ipynb", notebook_path
+        notebook = nbformat.read(notebook_path, as_version=4)
+        nbformat.validate(notebook)
+        code = [c for c in notebook.cells if c.cell_type == "code"]
+        assert code and any(c.outputs for c in code), f"{lang}/{chapter}: a notebook without outputs"
+        assert notebook.metadata.kernelspec.name == "python3"
+        # In the page's language: its first heading is the page's title.
+        heading = next(line for c in notebook.cells if c.cell_type == "markdown"
+                       for line in c.source.splitlines() if line.startswith("# "))
+        title = read_title(path)
+        assert heading[2:].strip() in title, f"{lang}/{chapter}: notebook starts {heading!r}, page {title!r}"
+
+
+def read_title(path):
+    text = path.read_text(encoding="utf-8")
+    return text[text.index("<title>") + 7:text.index("</title>")]
+
+
+def test_the_languages_offer_their_own_notebooks(site):
+    for chapter in lecture_chapters("en"):
+        en, ru = (site / lang / "_sources" / f"{chapter}.ipynb" for lang in LANGUAGES)
+        assert en.read_bytes() != ru.read_bytes(), f"{chapter}: the two languages' notebooks are one file"
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_students_page_offers_every_assignment(site, pages, lang):
+    path = site / lang / "students.html"
+    offered = {p.name: p for p in downloads(path, pages[path], "assignment")}
+    expected = assignment_ids()
+    assert sorted(offered) == [f"{name}.ipynb" for name in expected]
+    for name in expected:
+        anchor = f"assignment-{name}".lower().replace("_", "-")  # Sphinx's ids use hyphens
+        assert anchor in pages[path].ids, f"{lang}: no section #{anchor} for {name}"
+        assert offered[f"{name}.ipynb"].is_file()
+
+
+def student_versions(site, pages):
+    """Every assignment download of both sites: {file name: [paths]}."""
+    found = {}
+    for path, page in pages.items():
+        for target in downloads(path, page, "assignment"):
+            found.setdefault(target.name, []).append(target)
+    return found
+
+
+def hidden_or_solution_lines(source_nb):
+    """Lines of the source notebook that only its solutions and hidden tests have."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "exercises" / "autograder"))
+    from adgrader.nbgrader_plugins import without_hidden_tests
+
+    secret, public = set(), set()
+    for cell in source_nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        lines = cell.source.splitlines()
+        if meta.get("solution"):
+            inside = False
+            for line in lines:
+                if "BEGIN SOLUTION" in line or "END SOLUTION" in line:
+                    inside = "BEGIN" in line
+                elif inside or cell.cell_type == "markdown":
+                    secret.add(line.strip())
+                else:
+                    public.add(line.strip())
+        else:
+            visible = without_hidden_tests(cell.source).splitlines()
+            public.update(line.strip() for line in visible)
+            secret.update(line.strip() for line in set(lines) - set(visible))
+    return {line for line in secret - public if len(line) >= 12}
+
+
+def test_student_versions_hold_no_solution_and_no_hidden_test(site, pages):
+    import nbformat
+
+    versions = student_versions(site, pages)
+    assert sorted(versions) == [f"{name}.ipynb" for name in assignment_ids()]
+    for name, paths in versions.items():
+        stem = name.removesuffix(".ipynb")
+        source = nbformat.read(ROOT / "exercises" / "source" / stem / name, as_version=4)
+        secret = hidden_or_solution_lines(source)
+        assert secret, f"{stem}: found no solution or hidden-test line to look for"
+        for path in set(paths):
+            notebook = nbformat.read(path, as_version=4)
+            nbformat.validate(notebook)
+            text = "\n".join(cell.source for cell in notebook.cells)
+            for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
+                           "adgrader", "hidden."):
+                assert marker not in text, f"{path}: {marker!r}"
+            leaked = sorted(secret & {line.strip() for line in text.splitlines()})
+            assert not leaked, f"{path}: lines of solutions or hidden tests: {leaked[:5]}"
+            assert "raise NotImplementedError()" in text
+            assert not any(cell.get("outputs") for cell in notebook.cells)

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import pytest
 import websocket
 
-from book_site import LANGUAGES, built_site
+from book_site import LANGUAGES, assignment_ids, lecture_chapters, require_site
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -135,10 +135,7 @@ class QuietHandler(SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def site():
-    build = built_site()
-    if build.returncode:
-        pytest.fail(f"book build failed (exit {build.returncode}):\n{build.log[-6000:]}", pytrace=False)
-    return build.html
+    return require_site()
 
 
 @pytest.fixture(scope="module")
@@ -282,3 +279,58 @@ def test_the_checks_see_math_and_images(site, server, browser):
         report, _ = visit(browser, f"{server}/{lang}/library.html")
         assert report["math"] > 10 and report["typeset"] >= report["math"], report
         assert report["images"] >= 1 and not report["broken"], report
+
+
+# --- Downloads, followed as a reader would ----------------------------------------------------
+
+# Opens the page's download menu, then fetches every notebook the page offers (the menu's
+# .ipynb, the assignments' student versions) and reads each as a notebook.
+DOWNLOADS = r"""
+(async () => {
+  const menu = document.querySelector(".dropdown-download-buttons button");
+  if (menu) menu.click();
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const item = document.querySelector("a.btn-download-notebook-button");
+  const links = [...document.querySelectorAll("a.btn-download-notebook-button, a[download]")];
+  const fetched = await Promise.all(links.map(async (a) => {
+    try {
+      const response = await fetch(a.href);
+      const notebook = JSON.parse(await response.text());
+      return {href: a.href, status: response.status, nbformat: notebook.nbformat,
+              cells: (notebook.cells || []).length,
+              outputs: (notebook.cells || []).some((c) => (c.outputs || []).length > 0),
+              kind: a.matches("a.btn-download-notebook-button") ? "chapter" : "assignment"};
+    } catch (e) {
+      return {href: a.href, error: String(e)};
+    }
+  }));
+  return {menuShown: Boolean(item && item.offsetParent !== null), fetched};
+})()
+"""
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_students_page_and_a_chapter_offer_working_downloads(site, server, browser, lang):
+    devtools, session = browser
+    expected = assignment_ids()
+    visit(browser, f"{server}/{lang}/students.html")
+    report = devtools.call("Runtime.evaluate", session, expression=DOWNLOADS, awaitPromise=True,
+                           returnByValue=True)["result"]["value"]
+    assignments = [f for f in report["fetched"] if f.get("kind") == "assignment"]
+    assert sorted(f["href"].rsplit("/", 1)[-1] for f in assignments) == [f"{a}.ipynb" for a in expected], report
+    for download in report["fetched"]:
+        assert download.get("status") == 200 and download.get("nbformat") == 4 and download["cells"] > 5, download
+        if download["kind"] == "assignment":
+            assert not download["outputs"], f"a student version with outputs: {download}"
+
+    chapter = lecture_chapters(lang)[2]
+    visit(browser, f"{server}/{lang}/{chapter}.html")
+    report = devtools.call("Runtime.evaluate", session, expression=DOWNLOADS, awaitPromise=True,
+                           returnByValue=True)["result"]["value"]
+    assert report["menuShown"], f"{chapter}: the download menu shows no .ipynb"
+    notebooks = [f for f in report["fetched"] if f.get("kind") == "chapter"]
+    assert len(notebooks) == 1 and notebooks[0]["href"].endswith(f"/{lang}/_sources/{chapter}.ipynb"), report
+    for download in report["fetched"]:
+        assert download.get("status") == 200 and download.get("nbformat") == 4, download
+    assert notebooks[0]["outputs"], "the chapter's notebook has no outputs: it was not executed"
+
