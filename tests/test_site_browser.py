@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import pytest
 import websocket
 
-from book_site import LANGUAGES, assignment_ids, lecture_chapters, require_site
+from book_site import LANGUAGES, assignment_ids, lecture_chapters, require_site, toc_pages
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -334,3 +334,59 @@ def test_the_students_page_and_a_chapter_offer_working_downloads(site, server, b
         assert download.get("status") == 200 and download.get("nbformat") == 4, download
     assert notebooks[0]["outputs"], "the chapter's notebook has no outputs: it was not executed"
 
+
+# --- Layout: a page never scrolls sideways, and code fits its column --------------------------
+
+# With every collapsed block opened (set-up cells, solutions, answers), the code blocks whose
+# lines are wider than their box, and how wide the document is against the window.
+LAYOUT = r"""
+(async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+  await document.fonts.ready;
+  const closed = [...document.querySelectorAll("details:not([open])")];
+  for (const d of closed) d.open = true;
+  const wide = [...document.querySelectorAll("div.highlight pre, div.cell_output pre, div.output pre")]
+    .filter((pre) => pre.scrollWidth > pre.clientWidth + 1)
+    .map((pre) => {
+      const lines = pre.textContent.split("\n");
+      const longest = lines.reduce((a, b) => (b.length > a.length ? b : a), "");
+      return `${longest.length} characters: ${longest.trim().slice(0, 70)}`;
+    });
+  const blocks = document.querySelectorAll("div.highlight pre").length;
+  const documentWidth = document.documentElement.scrollWidth;
+  const overflowing = documentWidth <= innerWidth ? [] : [...document.querySelectorAll("article *")]
+    .filter((el) => el.getBoundingClientRect().right > innerWidth + 1
+                 && el.parentElement.getBoundingClientRect().right <= innerWidth + 1)
+    .map((el) => `<${el.tagName.toLowerCase()} class="${el.className}">`).slice(0, 5);
+  for (const d of closed) d.open = false;
+  return {blocks, wide, documentWidth, window: innerWidth, overflowing};
+})()
+"""
+
+
+def layouts(browser, server, width, height, mobile, pages):
+    """{lang/page.html: the LAYOUT report} for every page of `pages` (a function of the
+    language), seen `width` px wide."""
+    devtools, session = browser
+    devtools.call("Emulation.setDeviceMetricsOverride", session, width=width, height=height,
+                  deviceScaleFactor=1, mobile=mobile)
+    try:
+        reports = {}
+        for lang in LANGUAGES:
+            for page in pages(lang):
+                path = f"{lang}/{page}.html"
+                visit(browser, f"{server}/{path}")
+                reports[path] = devtools.call("Runtime.evaluate", session, expression=LAYOUT, awaitPromise=True,
+                                              returnByValue=True)["result"]["value"]
+        return reports
+    finally:
+        devtools.call("Emulation.clearDeviceMetricsOverride", session)
+
+
+def test_no_page_scrolls_sideways_on_a_phone(site, server, browser):
+    """390 px, a phone held upright, on every page: figures scale, long words wrap, tables,
+    formulas and code scroll in their own box."""
+    reports = layouts(browser, server, 390, 844, mobile=True, pages=toc_pages)
+    wider = {path: r for path, r in reports.items() if r["documentWidth"] > r["window"]}
+    assert not wider, "pages wider than a 390 px window:\n" + "\n".join(
+        f"{path}: {r['documentWidth']} px; {r['overflowing']}" for path, r in wider.items())
