@@ -38,6 +38,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -119,6 +120,8 @@ def worker(lang, build_dir, fresh, cache_dir, progress_fd):
     # it) to check a string format nothing here uses, and that import compiles 38 grammars:
     # about 8 s of every build's start. Jupyter Book validates its config without it.
     sys.modules.setdefault("rfc3987_syntax", None)
+    # Stopped (by the parent, or kill): exit through Python, so that atexit cleans up.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     from jupyter_book.sphinx import build_sphinx
     from sphinx.util.console import nocolor
     from sphinx_external_toc.parsing import parse_toc_yaml

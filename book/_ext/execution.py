@@ -11,6 +11,7 @@
   error Sphinx logs (with its location: page and line). book/build.py turns them into its
   short report; the full Sphinx log goes to a file.
 """
+import atexit
 import functools
 import json
 import logging as std_logging
@@ -105,6 +106,7 @@ def _instrument(app):
 
     folder = tempfile.mkdtemp(prefix="adcourse-kernels-")
     app._execution_kernel_dir = folder
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)  # also when the build is stopped
     manager = _ipc_kernel_manager(folder)
     reporter = getattr(app, "_execution_reporter", None)
     execute = nb_cache.single_nb_execution
