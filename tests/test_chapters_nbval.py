@@ -2,7 +2,7 @@
 
 The site offers each chapter as its executed notebook (the page's download menu,
 `<lang>/_sources/<chapter>.ipynb`; see book/_ext/notebooks.py). Those notebooks, with
-their outputs cleared, are what `pytest --nbval-lax --current-env` executes here, each
+their outputs cleared, are what `pytest --nbval-lax --nbval-current-env` executes here, each
 in a fresh kernel outside the book build: every cell must run top to bottom, and the
 chapters' own checks (against JAX and the theory) must hold. This also tests the MyST
 sources themselves, since the downloaded notebook holds every cell of its page.
@@ -36,7 +36,7 @@ def test_every_downloaded_chapter_runs_under_nbval(lang, tmp_path):
                 cell.outputs, cell.execution_count = [], None
         nbformat.write(notebook, tmp_path / path.name)
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval-lax", "--current-env", "-p", "no:cacheprovider",
+        [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider",
          "-q", "--rootdir", str(tmp_path), str(tmp_path)],
         cwd=tmp_path, capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]  # 5 would mean nothing ran
