@@ -390,3 +390,13 @@ def test_no_page_scrolls_sideways_on_a_phone(site, server, browser):
     wider = {path: r for path, r in reports.items() if r["documentWidth"] > r["window"]}
     assert not wider, "pages wider than a 390 px window:\n" + "\n".join(
         f"{path}: {r['documentWidth']} px; {r['overflowing']}" for path, r in wider.items())
+
+
+def test_no_code_block_scrolls_sideways_at_1280_px(site, server, browser):
+    """1280 px, a laptop: every code block and printed output fits the column (issue 16)."""
+    reports = layouts(browser, server, 1280, 900, mobile=False, pages=lecture_chapters)
+    assert sum(r["blocks"] for r in reports.values()) > 50, "the check found hardly any code block"
+    wide = {path: r["wide"] for path, r in reports.items() if r["wide"]}
+    total = sum(len(w) for w in wide.values())
+    assert not wide, f"{total} code blocks wider than their box at 1280 px:\n" + "\n".join(
+        f"{path}: {len(w)} ({'; '.join(w[:2])})" for path, w in wide.items())
