@@ -1,9 +1,13 @@
 """The website builds with warnings as errors, in both languages, and every page works offline.
 
 Reads the HTML that the real build writes (see book_site.py): the landing page and
-both sites exist, no page loads anything from another host, and every internal
-link and anchor resolves.
+both sites exist, no page loads anything from another host, every internal link and
+anchor resolves, every chapter and assignment can be downloaded (and the student
+versions give nothing away), and the Russian pages follow Russian number typography
+and the glossary's terms.
 """
+import functools
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -264,3 +268,123 @@ def test_student_versions_hold_no_solution_and_no_hidden_test(site, pages):
             assert not leaked, f"{path}: lines of solutions or hidden tests: {leaked[:5]}"
             assert "raise NotImplementedError()" in text
             assert not any(cell.get("outputs") for cell in notebook.cells)
+
+
+# --- Russian typography on the built Russian pages (issue 10) --------------------------------
+#
+# The text a reader reads: the article of every Russian page, without code blocks (cell
+# sources, printed outputs, inline code), navigation and section numbers, with the TeX of
+# formulas kept (a 0.5 inside a formula is shown as 0.5 too).
+
+SKIPPED_IN_PROSE = ("pre", "code", "script", "style", "nav")
+# Bibliography entries keep their published form (DOIs, arXiv numbers, page ranges).
+SKIPPED_CLASSES = {"highlight", "section-number", "headerlink", "cell_input", "toctree-wrapper", "citation"}
+
+
+def prose(path):
+    """The running text of a built page's article, as one string per block element."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+    article = soup.find("article") or soup.body
+    for tag in article.find_all(SKIPPED_IN_PROSE):
+        tag.decompose()
+    for tag in article.find_all(class_=lambda c: c and set(c.split()) & SKIPPED_CLASSES):
+        tag.decompose()
+    return [" ".join(block.get_text(" ").split())
+            for block in article.find_all(["p", "li", "td", "th", "h1", "h2", "h3", "h4", "dt", "dd",
+                                           "caption", "figcaption", "div"], recursive=True)
+            if not block.find(["p", "li", "td", "div"])]
+
+
+@functools.cache
+def russian_pages():
+    """{page: its running text} for every page of the Russian site."""
+    site = require_site()
+    return {page: prose(site / "ru" / f"{page}.html") for page in toc_pages("ru")}
+
+
+DECIMAL_POINT = re.compile(r"(?<![\w.])\d+\.\d+(?![\w.]*\w)")
+THOUSANDS_COMMA = re.compile(r"(?<![\d,.])\d{1,3}(?:,\d{3}){2,}(?![\d,])|(?<![\d,.])[1-9]\d{0,2},\d{3}(?=\s+(?:[а-яa-z]))")
+E_NOTATION = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)?[eE][+-−]?\d+(?!\w)")
+TIMES = re.compile(r"\bв\s+(\d[\d\u202f\u00a0 ]*(?:,\d+)?)\s+(раза|раз)\b")
+
+
+def times_form(number):
+    """The form of «раз» after «в N»: «раза» for 2-4 (not 12-14) and for fractions, else «раз»."""
+    if "," in number:
+        return "раза"
+    n = int(re.sub(r"\D", "", number))
+    return "раза" if n % 10 in (2, 3, 4) and n % 100 not in (12, 13, 14) else "раз"
+
+
+BANNED = {  # concept (CONVENTIONS.md's English column) -> what the Russian pages must not say
+    "truncation error": r"ошибк\w*\s+отбрасывани\w*",
+    "(direct) children of a node": r"\bдет(?:и|ей|ям|ьми|ях)\b|\b(?:прям|непосредственн)\w*\s+потомк\w*",
+    "seed (input tangent)": r"\bзатравк\w*",
+    "checkpointing": r"\bчекпоинт\w*",
+}
+
+
+def banned_terms():
+    """The patterns, after checking that they cover every row of the glossary table in
+    book/CONVENTIONS.md that has a «not this» entry."""
+    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")]
+            for line in (ROOT / "book" / "CONVENTIONS.md").read_text(encoding="utf-8").splitlines()
+            if line.startswith("|") and line.count("|") == 4]
+    with_bans = {row[0] for row in rows if row[2] and not set(row[2]) <= set("-: ") and row[2] != "not this"}
+    assert with_bans == set(BANNED), f"CONVENTIONS.md bans variants for {sorted(with_bans)}; the test knows {sorted(BANNED)}"
+    return {name: re.compile(pattern, re.IGNORECASE) for name, pattern in BANNED.items()}
+
+
+def test_the_typography_checks_catch_what_they_should():
+    assert DECIMAL_POINT.findall("шаг 0.5 и 3,14, раздел 2, версия") == ["0.5"]
+    assert THOUSANDS_COMMA.findall("100,663,291 байт и 3,14 и 2,718") == ["100,663,291"]
+    assert E_NOTATION.findall("шаг 1e-8, ошибка 2,2e-16 и 2,2 · 10⁻¹⁶, слово e5") == ["1e-8", "2,2e-16"]
+    assert [times_form(n) for n in ("2", "5", "12", "22", "111", "2,5", "1 000")] == \
+        ["раза", "раз", "раз", "раза", "раз", "раза", "раз"]
+
+
+def offences(pattern, check=None):
+    found = {}
+    for page, blocks in russian_pages().items():
+        for block in blocks:
+            for match in pattern.finditer(block):
+                if check is None or check(match):
+                    found.setdefault(page, []).append(block[max(0, match.start() - 30):match.end() + 30])
+    return found
+
+
+def report(found, what):
+    total = sum(len(v) for v in found.values())
+    return (f"{total} {what} on the Russian pages: "
+            + "; ".join(f"{page}: {len(v)}" for page, v in found.items())
+            + "\n" + "\n".join(f"  {page}: …{ex}…" for page, v in found.items() for ex in v[:3]))
+
+
+def test_russian_pages_have_no_decimal_point():
+    found = offences(DECIMAL_POINT)
+    assert not found, report(found, "numbers with a decimal point")
+
+
+def test_russian_pages_group_thousands_without_commas():
+    found = offences(THOUSANDS_COMMA)
+    assert not found, report(found, "numbers with commas between thousands")
+
+
+def test_russian_pages_have_no_e_notation():
+    found = offences(E_NOTATION)
+    assert not found, report(found, "numbers in e-notation")
+
+
+def test_russian_raz_agrees_with_its_number():
+    found = offences(TIMES, lambda m: times_form(m.group(1)) != m.group(2))
+    assert not found, report(found, "«раз» that disagree with their number")
+
+
+def test_russian_pages_use_the_glossary_terms():
+    found = {}
+    for name, pattern in banned_terms().items():
+        for page, examples in offences(pattern).items():
+            found.setdefault(page, []).extend(f"[{name}] {ex}" for ex in examples)
+    assert not found, report(found, "banned variants of glossary terms")
