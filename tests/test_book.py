@@ -3,8 +3,9 @@
 Reads the HTML that the real build writes (see book_site.py): the landing page and
 both sites exist, no page loads anything from another host, every internal link and
 anchor resolves, every chapter and assignment can be downloaded (and the student
-versions give nothing away), and the Russian pages follow Russian number typography
-and the glossary's terms.
+versions give nothing away), every lecture chapter ends with its exercises and its
+graded assignment, and the Russian pages follow Russian number typography and the
+glossary's terms.
 """
 import functools
 import re
@@ -388,3 +389,64 @@ def test_russian_pages_use_the_glossary_terms():
         for page, examples in offences(pattern).items():
             found.setdefault(page, []).extend(f"[{name}] {ex}" for ex in examples)
     assert not found, report(found, "banned variants of glossary terms")
+
+
+# --- Every lecture chapter ends with exercises and its graded assignment (issue 9) -----------
+
+SECTION_NAMES = {"en": ("Exercises", "Graded assignment"), "ru": ("Упражнения", "Оцениваемое задание")}
+LEVELS = {"en": ("warm-up", "main idea", "stretch"), "ru": ("разминка", "основная идея", "со звёздочкой")}
+
+
+def chapter_assignments():
+    """{chapter: assignment id} from the table in book/CONVENTIONS.md."""
+    text = (ROOT / "book" / "CONVENTIONS.md").read_text(encoding="utf-8")
+    return dict(re.findall(r"^\| ([a-z-]+) \| (a\d+_\w+)", text, re.M))
+
+
+def h2_sections(path):
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+    sections = []
+    for section in soup.find_all("section"):
+        heading = section.find(["h2"], recursive=False)
+        if heading:
+            for extra in heading.find_all(class_=["headerlink", "section-number"]):
+                extra.decompose()
+            sections.append((heading.get_text(" ", strip=True), section))
+    return sections
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_chapter_ends_with_exercises_and_its_graded_assignment(site, lang):
+    exercises_name, graded_name = SECTION_NAMES[lang]
+    expected = chapter_assignments()
+    problems = []
+    for chapter in lecture_chapters(lang):
+        sections = h2_sections(site / lang / f"{chapter}.html")
+        names = [name for name, _ in sections]
+        if names[-2:] != [exercises_name, graded_name]:
+            problems.append(f"{chapter}: last sections are {names[-2:]}, expected "
+                            f"[{exercises_name!r}, {graded_name!r}]")
+            continue
+        exercises, graded = sections[-2][1], sections[-1][1]
+        headings = [" ".join(h.get_text(" ", strip=True).split()) for h in exercises.find_all("h3")]
+        levels = {level for h in headings for level in LEVELS[lang] if f"({level})" in h}
+        if not 4 <= len(headings) <= 8 or levels != set(LEVELS[lang]):
+            problems.append(f"{chapter}: {len(headings)} exercises (4-8 wanted) at levels {sorted(levels)}")
+        if not exercises.select("details.sd-dropdown"):
+            problems.append(f"{chapter}: no answer in a dropdown")
+        starters = [cell for cell in exercises.select("div.cell")
+                    if "NotImplementedError" in cell.get_text() and "tag_skip-execution" in cell.get("class", [])]
+        solutions = exercises.select("div.cell.tag_hide-input")
+        if len(starters) < 2 or len(solutions) < 2:
+            problems.append(f"{chapter}: {len(starters)} coding exercises with a starter, "
+                            f"{len(solutions)} collapsed solutions (2 or more of each wanted)")
+        links = graded.select("span.assignment-link")
+        targets = [a.get("href", "") for span in links for a in span.select("a.reference.internal")
+                   if "download" not in a.attrs]
+        want = expected.get(chapter)
+        anchor = f"students.html#assignment-{want}".replace("_", "-") if want else None
+        if len(links) != 1 or not graded.select("span.assignment-link a[download]") or targets != [anchor]:
+            problems.append(f"{chapter}: graded assignment links {targets}, expected [{anchor}] and a download")
+    assert not problems, f"{len(problems)} problem(s) in {lang}:\n" + "\n".join(problems)
