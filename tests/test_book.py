@@ -383,6 +383,17 @@ def test_russian_raz_agrees_with_its_number():
     assert not found, report(found, "«раз» that disagree with their number")
 
 
+ENGLISH_CITATION = re.compile(r"\b[A-Z][\w-]+(?: and [A-Z][\w-]+| et al\.),? \(?\d{4}")
+
+
+def test_russian_citations_join_names_in_russian():
+    """«Baur и Strassen, 1983», «Baydin и др., 2018»: not "and", not "et al." (author_year_ru)."""
+    assert ENGLISH_CITATION.findall("[Baur and Strassen, 1983] [Baydin et al., 2018] [Baur и Strassen, 1983]") \
+        == ["Baur and Strassen, 1983", "Baydin et al., 2018"]
+    found = offences(ENGLISH_CITATION)
+    assert not found, report(found, "citations joined in English")
+
+
 def test_russian_pages_use_the_glossary_terms():
     found = {}
     for name, pattern in banned_terms().items():

@@ -62,7 +62,32 @@ def _add_switch(app, pagename, templatename, context, doctree):
     ]
 
 
+def _register_russian_citations():
+    """An author-year citation style whose joints are Russian: «Баур и Штрассен», «и др.».
+
+    Registered under the name ``author_year_ru`` (book/ru/_config.yml selects it); the
+    names themselves stay as the bibliography spells them.
+    """
+    from dataclasses import dataclass, field
+
+    from pybtex.richtext import Tag, Text
+    from sphinxcontrib.bibtex.plugin import register_plugin
+    from sphinxcontrib.bibtex.style.referencing import PersonStyle
+    from sphinxcontrib.bibtex.style.referencing.author_year import AuthorYearReferenceStyle
+
+    def russian_persons():
+        return PersonStyle(sep2=" и ", last_sep=" и ", other=Text(" ", Tag("em", "и др.")))
+
+    @dataclass
+    class RussianAuthorYearReferenceStyle(AuthorYearReferenceStyle):
+        person: PersonStyle = field(default_factory=russian_persons)
+
+    register_plugin("sphinxcontrib.bibtex.style.referencing", "author_year_ru",
+                    RussianAuthorYearReferenceStyle)
+
+
 def setup(app):
+    _register_russian_citations()
     app.add_config_value("bilingual_languages", {"en": "English", "ru": "Русский"}, "html")
     app.connect("env-updated", _check_twins)
     app.connect("html-page-context", _add_switch)
