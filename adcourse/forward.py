@@ -28,8 +28,8 @@ def push_tangent(prim, ans, primals, params, tangents):
     """
     tangent = None
     for i, t in enumerate(tangents):
-        if t is not None and prim.jvps[i] is not None:
-            contribution = prim.jvps[i](t, ans, *primals, **params)
+        if t is not None and prim.jvp[i] is not None:
+            contribution = prim.jvp[i](t, ans, *primals, **params)
             tangent = contribution if tangent is None else tangent + contribution
     if tangent is None:
         return np.zeros(np.shape(ans))

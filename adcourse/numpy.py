@@ -759,8 +759,9 @@ linalg = _Namespace(solve=solve, inv=inv, det=det, slogdet=slogdet, cholesky=cho
                     eigvalsh=eigvalsh, norm=norm)
 
 
-# --- operators on traced values ----------------------------------------------------------------
-def _attach_operators(cls):
+# --- a traced value behaves like an array -------------------------------------------------------
+def _behave_like_an_array(cls):
+    """Operators, methods and numpy's protocols for tracers, sent to the primitives above."""
     # (wrapped in functions: a Primitive object is not a method, so Python would not pass self)
     for name, f in [("add", add), ("sub", subtract), ("mul", multiply), ("truediv", divide),
                     ("pow", power), ("matmul", matmul), ("mod", mod)]:
@@ -775,14 +776,79 @@ def _attach_operators(cls):
     for name, f in [("sum", sum), ("mean", mean), ("prod", prod), ("max", max), ("min", min),
                     ("std", std), ("var", var), ("cumsum", cumsum), ("squeeze", squeeze),
                     ("ravel", ravel), ("flatten", ravel), ("astype", astype), ("clip", clip),
-                    ("dot", dot), ("diagonal", diagonal), ("swapaxes", swapaxes),
-                    ("repeat", repeat)]:
+                    ("dot", dot), ("diagonal", diagonal), ("swapaxes", swapaxes), ("repeat", repeat)]:
         setattr(cls, name, lambda self, *args, f=f, **kwargs: f(self, *args, **kwargs))
     cls.reshape = lambda self, *shape: reshape(self, shape[0] if len(shape) == 1 else shape)
     cls.transpose = lambda self, *axes: transpose(self, (axes[0] if len(axes) == 1 else axes) or None)
+    # Comparisons give plain boolean arrays: they are piecewise constant, so carry no derivative;
+    # Python control flow on values is allowed, and the branch taken is the one differentiated.
+    for name in ("lt", "le", "gt", "ge", "eq", "ne"):
+        compare = getattr(operator, name)
+        setattr(cls, f"__{name}__", lambda self, other, compare=compare: compare(concrete(self), concrete(other)))
+    cls.__hash__ = object.__hash__
+    cls.__bool__ = lambda self: bool(concrete(self))
+    cls.__len__ = _length
+    cls.__iter__ = lambda self: (self[i] for i in range(len(self)))
+    cls.__array__ = _refuse_conversion
+    cls.__setitem__ = _refuse_assignment
+    cls.__float__ = cls.__int__ = cls.__complex__ = cls.__index__ = _refuse_float
+    cls.__array_function__ = _array_function
+    cls.__array_ufunc__ = _array_ufunc
 
 
-_attach_operators(Tracer)
+def _length(x):
+    if not shape(x):
+        raise TypeError("len() of a 0-d traced value")
+    return shape(x)[0]
+
+
+# --- what cannot be differentiated, said clearly ---------------------------------------------
+def _refuse_conversion(x, dtype=None, copy=None):
+    raise TypeError(
+        "a traced value was turned into a plain numpy array (np.asarray, np.array, or "
+        "assignment into a numpy array), which would cut it out of the derivative. "
+        "Build arrays with adcourse.numpy instead: anp.array, anp.stack, anp.concatenate, anp.where.")
+
+
+def _refuse_assignment(x, index, value):
+    raise TypeError(
+        "in-place assignment x[...] = ... on a traced value cannot be differentiated. "
+        "Build a new array instead: anp.where(mask, new, x), anp.concatenate or anp.stack "
+        "(import adcourse.numpy as anp).")
+
+
+def _refuse_float(x):
+    raise TypeError(
+        "float() of a traced value would cut it out of the derivative; keep it an array, "
+        "or call float() on the result outside the transform.")
+
+
+def _array_function(x, func, types, args, kwargs):
+    if func in (_np.shape, _np.ndim, _np.size) and len(args) == 1 and not kwargs:
+        return func(concrete(x))  # asking for the shape is fine
+    raise TypeError(numpy_misuse_message(func))
+
+
+def _array_ufunc(x, ufunc, method, *inputs, **kwargs):
+    # ``ndarray + tracer`` comes here through numpy: send operators to their adcourse twins.
+    twin = UFUNC_TWINS.get(ufunc)
+    if twin is None or method != "__call__" or kwargs:
+        raise TypeError(numpy_misuse_message(ufunc))
+    return twin(*inputs)
+
+
+def numpy_misuse_message(func):
+    """What to say when plain numpy's ``func`` meets a traced value: its twin here, if any."""
+    where = "linalg." if "linalg" in (getattr(func, "__module__", None) or "") else ""
+    name = where + func.__name__
+    has_twin = func.__name__ in (vars(linalg) if where else globals()) and not name.startswith("_")
+    fix = (f"use adcourse.numpy.{name}" if has_twin else
+           f"adcourse.numpy has no {name}; write it from the functions adcourse.numpy has")
+    return (f"numpy.{name} was applied to a traced value; plain numpy cannot be differentiated. "
+            f"Use the functions of adcourse.numpy (import adcourse.numpy as anp): {fix}.")
+
+
+_behave_like_an_array(Tracer)
 
 # numpy's ufuncs that ``ndarray <op> tracer`` hands to the tracer, and their differentiable twins
 UFUNC_TWINS = {_np.add: add, _np.subtract: subtract, _np.multiply: multiply,

@@ -7,7 +7,7 @@ import numpy as np
 from . import numpy as anp
 from .core import concrete, shape_of
 from .forward import jvp
-from .reverse import vjp, vjp_named
+from .reverse import record, vjp
 from .tree import tree_flatten, tree_unflatten
 
 
@@ -36,7 +36,7 @@ def value_and_grad(fun, argnums=0):
     """x ↦ (f(x), ∇f(x)) for a scalar f: one forward sweep, one backward sweep."""
     def value_and_grad_fun(*args):
         nums = _positions(argnums, len(args), "grad")
-        value, pullback = vjp_named(_with_args(fun, args, nums), tuple(args[i] for i in nums), "grad")
+        value, pullback, _ = record(_with_args(fun, args, nums), tuple(args[i] for i in nums), "grad")
         if np.iscomplexobj(concrete(value)):
             raise TypeError(
                 f"grad needs a real-valued output, but {getattr(fun, '__name__', 'the function')} "

@@ -14,7 +14,7 @@ import adcourse
 import adcourse.numpy as anp
 from adcourse.checkpoint import (binomial_schedule, chain_gradient, chain_schedule, checkpoint,
                                  every_k_schedule, optimal_recomputations, store_all_schedule)
-from adcourse.reverse import vjp
+from adcourse.reverse import record
 
 jax.config.update("jax_enable_x64", True)
 
@@ -257,14 +257,9 @@ def test_checkpoint_keeps_the_gradient_and_the_hvp(rng):
 
 
 def tape_of(fun, x):
-    """(pullback, the outer tape): the input's tracer knows the tape vjp records on."""
-    traces = []
-
-    def watched(x):
-        traces.append(x.trace)
-        return fun(x)
-    _, pullback = vjp(watched, x)
-    return pullback, traces[0].tape
+    """(pullback, the nodes of the outer tape)."""
+    _, pullback, tape = record(fun, (x,))
+    return pullback, tape.nodes
 
 
 def test_the_outer_tape_holds_the_segment_as_one_node_and_recomputes_it_on_the_way_back(rng):
