@@ -75,7 +75,8 @@ def checkpoint(fun):
     def vjp_rule(i, g, ans, *args, **params):  # the recomputation happens here, when the sweep arrives
         return vjp(with_only(i, args, params), args[i])[1](g)[0]
 
-    return Primitive(f"checkpoint({name})", run, jvp=EveryArgument(jvp_rule), vjp=EveryArgument(vjp_rule))
+    return Primitive(f"checkpoint({name})", run, jvp=EveryArgument(jvp_rule), vjp=EveryArgument(vjp_rule),
+                     saves=("args",))  # the arguments, to run fun again; not its output
 
 
 # --- schedules: lists of actions, built without running anything -------------------------------
@@ -310,7 +311,7 @@ class _Executor:
             out, pullback, tape = record(self.layers[k], (self.state, *self._params_of(k)))
         else:
             out, pullback, tape = record(lambda x: self.layers[k](x, *self._params_of(k)), (self.state,))
-        self.tapes[k] = (pullback, [concrete(node.ans) for node in tape.nodes])  # its v_i
+        self.tapes[k] = (pullback, [concrete(v) for node in tape.nodes for v in (node.ans, *node.args)])
         self._step_done(out)
 
     def _step_done(self, out):

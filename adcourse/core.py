@@ -34,10 +34,12 @@ class Primitive:
     ``jvp[i](t, ans, *args, **params)`` is the output tangent caused by tangent ``t`` of argument i;
     ``vjp[i](g, ans, *args, **params)`` is the cotangent of argument i given the output cotangent ``g``.
     A rule of ``None`` marks an argument that is not differentiable (a condition, an index).
+    ``saves`` lists what the VJP rules read, "ans" and argument positions ("args": all of them);
+    reverse mode keeps only that on its tape, and of the rest only the shape. None: everything.
     """
 
-    def __init__(self, name, impl, jvp=(), vjp=()):
-        self.name, self.impl, self.jvp, self.vjp = name, impl, jvp, vjp
+    def __init__(self, name, impl, jvp=(), vjp=(), saves=None):
+        self.name, self.impl, self.jvp, self.vjp, self.saves = name, impl, jvp, vjp, saves
 
     def __call__(self, *args, **params):
         top = None

@@ -66,7 +66,7 @@ def trace_graph(fun, *args, input_names=None, output_name="L"):
             input_names = []
         if len(input_names) < len(args):
             input_names = [f"x{i + 1}" for i in range(len(args))]
-    _, _, tape = record(fun, args, who="trace_graph")
+    _, _, tape = record(fun, args, who="trace_graph", keep_all=True)
     out = tape.outputs[0] if len(tape.outputs) == 1 else None
     if out is None:
         raise ValueError("trace_graph: the output does not depend on the inputs; nothing to draw")

@@ -26,35 +26,37 @@ from .core import EveryArgument, Primitive, Tracer, concrete
 shape, ndim = _np.shape, _np.ndim  # both work on traced values too
 
 
-def elementwise(impl, *partials, name=None):
+def elementwise(impl, *partials, saves, name=None):
     """A primitive applied element by element, given its local partial derivatives ∂ans/∂x_i.
 
     Then JVP = t · ∂ans/∂x_i and VJP = g · ∂ans/∂x_i: the chain rule of the lecture, elementwise.
+    ``saves`` says what the partials read ("ans", argument positions), all the tape keeps.
     """
     return Primitive(name or impl.__name__, impl,
                      jvp=tuple(lambda t, ans, *xs, d=d: t * d(ans, *xs) for d in partials),
-                     vjp=tuple(lambda g, ans, *xs, d=d: g * d(ans, *xs) for d in partials))
+                     vjp=tuple(lambda g, ans, *xs, d=d: g * d(ans, *xs) for d in partials), saves=saves)
 
 
 # --- arithmetic (operator.mul and friends: numpy's own operators, without the ufunc call's cost
 #     on scalars) -----------------------------------------------------------------------------
 add = Primitive("add", operator.add,
                 jvp=(lambda t, ans, x, y: t, lambda t, ans, x, y: t),
-                vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: g))
+                vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: g), saves=())
 subtract = Primitive("subtract", operator.sub,
                      jvp=(lambda t, ans, x, y: t, lambda t, ans, x, y: -t),
-                     vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: -g))
+                     vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: -g), saves=())
 negative = Primitive("negative", operator.neg,
-                     jvp=(lambda t, ans, x: -t,), vjp=(lambda g, ans, x: -g,))
+                     jvp=(lambda t, ans, x: -t,), vjp=(lambda g, ans, x: -g,), saves=())
 multiply = Primitive("multiply", operator.mul,
                      jvp=(lambda t, ans, x, y: t * y, lambda t, ans, x, y: x * t),
-                     vjp=(lambda g, ans, x, y: g * y, lambda g, ans, x, y: x * g))
+                     vjp=(lambda g, ans, x, y: g * y, lambda g, ans, x, y: x * g), saves=(0, 1))
 divide = Primitive("divide", operator.truediv,
                    jvp=(lambda t, ans, x, y: t / y, lambda t, ans, x, y: -t * ans / y),
-                   vjp=(lambda g, ans, x, y: g / y, lambda g, ans, x, y: -g * ans / y))
+                   vjp=(lambda g, ans, x, y: g / y, lambda g, ans, x, y: -g * ans / y), saves=("ans", 1))
 power = elementwise(operator.pow,
                     lambda ans, x, y: y * x ** (y - 1),
-                    lambda ans, x, y: ans * log(where(x == 0, 1.0, x)))  # JAX's convention at x = 0
+                    lambda ans, x, y: ans * log(where(x == 0, 1.0, x)),  # JAX's convention at x = 0
+                    saves=("ans", 0, 1))
 
 
 def _floor_quotient(x, y):
@@ -63,37 +65,38 @@ def _floor_quotient(x, y):
 
 
 mod = elementwise(operator.mod, lambda ans, x, y: 1.0,                # x mod y = x − ⌊x/y⌋·y
-                  lambda ans, x, y: -_floor_quotient(x, y), name="mod")
+                  lambda ans, x, y: -_floor_quotient(x, y), saves=(0, 1), name="mod")
 remainder = mod
 
 
 # --- elementwise functions: f and f' -----------------------------------------------------------
-exp = elementwise(_np.exp, lambda ans, x: ans)
-exp2 = elementwise(_np.exp2, lambda ans, x: ans * _np.log(2.0))
-expm1 = elementwise(_np.expm1, lambda ans, x: ans + 1.0)
-log = elementwise(_np.log, lambda ans, x: 1.0 / x)            # 1/0 = inf at 0, as in JAX
-log2 = elementwise(_np.log2, lambda ans, x: 1.0 / (x * _np.log(2.0)))
-log10 = elementwise(_np.log10, lambda ans, x: 1.0 / (x * _np.log(10.0)))
-log1p = elementwise(_np.log1p, lambda ans, x: 1.0 / (1.0 + x))
-sqrt = elementwise(_np.sqrt, lambda ans, x: 0.5 / ans)        # inf at 0, as in JAX
-sin = elementwise(_np.sin, lambda ans, x: cos(x))
-cos = elementwise(_np.cos, lambda ans, x: -sin(x))
-tan = elementwise(_np.tan, lambda ans, x: 1.0 + ans * ans)
-arcsin = elementwise(_np.arcsin, lambda ans, x: 1.0 / sqrt(1.0 - x * x))
-arccos = elementwise(_np.arccos, lambda ans, x: -1.0 / sqrt(1.0 - x * x))
-arctan = elementwise(_np.arctan, lambda ans, x: 1.0 / (1.0 + x * x))
+ANS, X = ("ans",), (0,)  # what a unary function's derivative reads: its value, or its argument
+exp = elementwise(_np.exp, lambda ans, x: ans, saves=ANS)
+exp2 = elementwise(_np.exp2, lambda ans, x: ans * _np.log(2.0), saves=ANS)
+expm1 = elementwise(_np.expm1, lambda ans, x: ans + 1.0, saves=ANS)
+log = elementwise(_np.log, lambda ans, x: 1.0 / x, saves=X)    # 1/0 = inf at 0, as in JAX
+log2 = elementwise(_np.log2, lambda ans, x: 1.0 / (x * _np.log(2.0)), saves=X)
+log10 = elementwise(_np.log10, lambda ans, x: 1.0 / (x * _np.log(10.0)), saves=X)
+log1p = elementwise(_np.log1p, lambda ans, x: 1.0 / (1.0 + x), saves=X)
+sqrt = elementwise(_np.sqrt, lambda ans, x: 0.5 / ans, saves=ANS)  # inf at 0, as in JAX
+sin = elementwise(_np.sin, lambda ans, x: cos(x), saves=X)
+cos = elementwise(_np.cos, lambda ans, x: -sin(x), saves=X)
+tan = elementwise(_np.tan, lambda ans, x: 1.0 + ans * ans, saves=ANS)
+arcsin = elementwise(_np.arcsin, lambda ans, x: 1.0 / sqrt(1.0 - x * x), saves=X)
+arccos = elementwise(_np.arccos, lambda ans, x: -1.0 / sqrt(1.0 - x * x), saves=X)
+arctan = elementwise(_np.arctan, lambda ans, x: 1.0 / (1.0 + x * x), saves=X)
 arctan2 = elementwise(_np.arctan2, lambda ans, y, x: x / (x * x + y * y),  # the angle of (x, y)
-                      lambda ans, y, x: -y / (x * x + y * y))
-hypot = elementwise(_np.hypot, lambda ans, x, y: x / ans, lambda ans, x, y: y / ans)
-sinh = elementwise(_np.sinh, lambda ans, x: cosh(x))
-cosh = elementwise(_np.cosh, lambda ans, x: sinh(x))
-tanh = elementwise(_np.tanh, lambda ans, x: 1.0 - ans * ans)
+                      lambda ans, y, x: -y / (x * x + y * y), saves=(0, 1))
+hypot = elementwise(_np.hypot, lambda ans, x, y: x / ans, lambda ans, x, y: y / ans, saves=("ans", 0, 1))
+sinh = elementwise(_np.sinh, lambda ans, x: cosh(x), saves=X)
+cosh = elementwise(_np.cosh, lambda ans, x: sinh(x), saves=X)
+tanh = elementwise(_np.tanh, lambda ans, x: 1.0 - ans * ans, saves=ANS)
 sigmoid = elementwise(lambda x: 0.5 * (_np.tanh(0.5 * x) + 1.0), lambda ans, x: ans * (1.0 - ans),
-                      name="sigmoid")                          # 1/(1+e^-x), without overflow
-abs = elementwise(_np.abs, lambda ans, x: _np.where(concrete(x) >= 0, 1.0, -1.0))  # 1 at 0, as JAX
+                      saves=ANS, name="sigmoid")               # 1/(1+e^-x), without overflow
+abs = elementwise(_np.abs, lambda ans, x: _np.where(concrete(x) >= 0, 1.0, -1.0), saves=X)  # 1 at 0, as JAX
 absolute = fabs = abs
-sign = elementwise(_np.sign, lambda ans, x: 0.0)               # piecewise constant
-relu = elementwise(lambda x: _np.maximum(x, 0.0), lambda ans, x: concrete(x) > 0, name="relu")
+sign = elementwise(_np.sign, lambda ans, x: 0.0, saves=())     # piecewise constant
+relu = elementwise(lambda x: _np.maximum(x, 0.0), lambda ans, x: concrete(ans) > 0, saves=ANS, name="relu")
 
 
 def _share_of_max(x, y):
@@ -103,12 +106,12 @@ def _share_of_max(x, y):
 
 
 maximum = elementwise(_np.maximum, lambda ans, x, y: _share_of_max(x, y),
-                      lambda ans, x, y: _share_of_max(y, x))
+                      lambda ans, x, y: _share_of_max(y, x), saves=(0, 1))
 where = Primitive("where", _np.where,
                   jvp=(None, lambda t, ans, c, x, y: where(c, t, 0.0),
                        lambda t, ans, c, x, y: where(c, 0.0, t)),
                   vjp=(None, lambda g, ans, c, x, y: where(c, g, 0.0),
-                       lambda g, ans, c, x, y: where(c, 0.0, g)))
+                       lambda g, ans, c, x, y: where(c, 0.0, g)), saves=(0,))
 
 
 # --- linear algebra ----------------------------------------------------------------------------
@@ -134,7 +137,7 @@ def _matmul_vjp_y(g, ans, x, y):
 
 matmul = Primitive("matmul", operator.matmul,
                    jvp=(lambda t, ans, x, y: t @ y, lambda t, ans, x, y: x @ t),
-                   vjp=(_matmul_vjp_x, _matmul_vjp_y))
+                   vjp=(_matmul_vjp_x, _matmul_vjp_y), saves=(0, 1))
 
 
 # einsum is linear in each operand: its JVP puts the tangent in the operand's place, and its VJP is
@@ -169,7 +172,7 @@ def _einsum_impl(*operands, spec):
 _einsum = Primitive("einsum", _einsum_impl,
                     jvp=EveryArgument(lambda i, t, ans, *ops, spec:
                                       _einsum(*ops[:i], t, *ops[i + 1:], spec=spec)),
-                    vjp=EveryArgument(_einsum_cotangent))
+                    vjp=EveryArgument(_einsum_cotangent), saves=("args",))
 
 
 # --- reductions --------------------------------------------------------------------------------
@@ -190,7 +193,7 @@ def _sum_vjp(g, ans, x, axis=None, keepdims=False):
 
 sum = Primitive("sum", _np.sum,
                 jvp=(lambda t, ans, x, axis=None, keepdims=False: sum(t, axis=axis, keepdims=keepdims),),
-                vjp=(_sum_vjp,))
+                vjp=(_sum_vjp,), saves=())
 
 
 def _share_of_extreme(ans, x, axis):
@@ -205,7 +208,8 @@ def _extreme(name, impl):
                      jvp=(lambda t, ans, x, axis=None, keepdims=False:
                           sum(t * _share_of_extreme(ans, x, axis), axis=axis, keepdims=keepdims),),
                      vjp=(lambda g, ans, x, axis=None, keepdims=False:
-                          reshape(g, _kept_shape(shape(x), axis)) * _share_of_extreme(ans, x, axis),))
+                          reshape(g, _kept_shape(shape(x), axis)) * _share_of_extreme(ans, x, axis),),
+                     saves=("ans", 0))
 
 
 max = amax = _extreme("max", _np.max)
@@ -228,31 +232,31 @@ logsumexp = Primitive(
     jvp=(lambda t, ans, x, axis=None, keepdims=False:
          sum(t * _softmax_from(ans, x, axis), axis=axis, keepdims=keepdims),),
     vjp=(lambda g, ans, x, axis=None, keepdims=False:
-         reshape(g, _kept_shape(shape(x), axis)) * _softmax_from(ans, x, axis),))
+         reshape(g, _kept_shape(shape(x), axis)) * _softmax_from(ans, x, axis),), saves=("ans", 0))
 _cumsum = Primitive("cumsum", lambda x, axis: _np.cumsum(x, axis=axis),     # a running sum is linear;
                     jvp=(lambda t, ans, x, axis: _cumsum(t, axis=axis),),    # its transpose runs
                     vjp=(lambda g, ans, x, axis:                             # from the other end
-                         flip(_cumsum(flip(g, axis), axis=axis), axis),))
+                         flip(_cumsum(flip(g, axis), axis=axis), axis),), saves=())
 
 
 # --- shapes and indexing (linear: the rules move numbers around, nothing else) -----------------
 reshape = Primitive("reshape", _np.reshape,
                     jvp=(lambda t, ans, x, shape: reshape(t, shape),),
-                    vjp=(lambda g, ans, x, shape: reshape(g, _np.shape(x)),))
+                    vjp=(lambda g, ans, x, shape: reshape(g, _np.shape(x)),), saves=())
 transpose = Primitive("transpose", _np.transpose,
                       jvp=(lambda t, ans, x, axes=None: transpose(t, axes),),
                       vjp=(lambda g, ans, x, axes=None:
-                           transpose(g, None if axes is None else tuple(_np.argsort(axes))),))
+                           transpose(g, None if axes is None else tuple(_np.argsort(axes))),), saves=())
 broadcast_to = Primitive("broadcast_to", _np.broadcast_to,
                          jvp=(lambda t, ans, x, shape: broadcast_to(t, shape),),
-                         vjp=(lambda g, ans, x, shape: g,))  # the engine sums g back to x's shape
+                         vjp=(lambda g, ans, x, shape: g,), saves=())  # the engine sums g back to x's shape
 tril = Primitive("tril", _np.tril, jvp=(lambda t, ans, x, k=0: tril(t, k),),
-                 vjp=(lambda g, ans, x, k=0: tril(g, k),))
+                 vjp=(lambda g, ans, x, k=0: tril(g, k),), saves=())
 triu = Primitive("triu", _np.triu, jvp=(lambda t, ans, x, k=0: triu(t, k),),
-                 vjp=(lambda g, ans, x, k=0: triu(g, k),))
+                 vjp=(lambda g, ans, x, k=0: triu(g, k),), saves=())
 _astype = Primitive("astype", lambda x, dtype: _np.asarray(x).astype(dtype),
                     jvp=(lambda t, ans, x, dtype: _astype(t, dtype=dtype),),
-                    vjp=(lambda g, ans, x, dtype: _astype(g, dtype=x.dtype),))
+                    vjp=(lambda g, ans, x, dtype: _astype(g, dtype=x.dtype),), saves=(0,))
 
 
 def _is_basic(index):
@@ -272,10 +276,10 @@ def _scatter_add(g, index, shape):
 
 scatter_add = Primitive("scatter_add", _scatter_add,
                         jvp=(lambda t, ans, g, index, shape: scatter_add(t, index=index, shape=shape),),
-                        vjp=(lambda g, ans, t, index, shape: getitem(g, index=index),))
+                        vjp=(lambda g, ans, t, index, shape: getitem(g, index=index),), saves=())
 getitem = Primitive("getitem", lambda x, index: x[index],
                     jvp=(lambda t, ans, x, index: getitem(t, index=index),),
-                    vjp=(lambda g, ans, x, index: scatter_add(g, index=index, shape=shape(x)),))
+                    vjp=(lambda g, ans, x, index: scatter_add(g, index=index, shape=shape(x)),), saves=())
 
 
 def _concatenate_jvp(i, t, ans, *xs, axis=0):
@@ -288,7 +292,7 @@ def _concatenate_vjp(i, g, ans, *xs, axis=0):
 
 
 _concatenate = Primitive("concatenate", lambda *xs, axis=0: _np.concatenate(xs, axis=axis),
-                         jvp=EveryArgument(_concatenate_jvp), vjp=EveryArgument(_concatenate_vjp))
+                         jvp=EveryArgument(_concatenate_jvp), vjp=EveryArgument(_concatenate_vjp), saves=())
 
 
 def _along(axis, nd, index):
@@ -643,25 +647,29 @@ def _eigenvalue_gaps(w):
 _solve = Primitive("solve", _np.linalg.solve,                         # x = a⁻¹ b, b of shape (…, M, K)
                    jvp=(lambda t, ans, a, b: -_solve(a, t @ ans), lambda t, ans, a, b: _solve(a, t)),
                    vjp=(lambda g, ans, a, b: -_solve(_mT(a), g) @ _mT(ans),
-                        lambda g, ans, a, b: _solve(_mT(a), g)))
+                        lambda g, ans, a, b: _solve(_mT(a), g)), saves=("ans", 0))
 inv = Primitive("inv", _np.linalg.inv,                                 # d(a⁻¹) = −a⁻¹ da a⁻¹
-                jvp=(lambda t, ans, a: -(ans @ t @ ans),), vjp=(lambda g, ans, a: -(_mT(ans) @ g @ _mT(ans)),))
+                jvp=(lambda t, ans, a: -(ans @ t @ ans),), vjp=(lambda g, ans, a: -(_mT(ans) @ g @ _mT(ans)),),
+                saves=("ans",))
 det = Primitive("det", _np.linalg.det,                                 # d det a = det a · tr(a⁻¹ da)
                 jvp=(lambda t, ans, a: ans * sum(_inverse_transpose(a) * t, axis=(-2, -1)),),
-                vjp=(lambda g, ans, a: expand_dims(g * ans, (-2, -1)) * _inverse_transpose(a),))
+                vjp=(lambda g, ans, a: expand_dims(g * ans, (-2, -1)) * _inverse_transpose(a),), saves=("ans", 0))
 _logabsdet = Primitive("logabsdet", lambda a: _np.linalg.slogdet(a)[1],
                        jvp=(lambda t, ans, a: sum(_inverse_transpose(a) * t, axis=(-2, -1)),),
-                       vjp=(lambda g, ans, a: expand_dims(g, (-2, -1)) * _inverse_transpose(a),))
+                       vjp=(lambda g, ans, a: expand_dims(g, (-2, -1)) * _inverse_transpose(a),), saves=(0,))
 _cholesky = Primitive("cholesky", _np.linalg.cholesky,                 # a = L Lᵀ (Murray 2016)
                       jvp=(lambda t, ans, a: ans @ _lower_half(_between_inverses(ans, t)),),
-                      vjp=(lambda g, ans, a: _between_inverses(_mT(ans), _lower_half(_mT(ans) @ g)),))
+                      vjp=(lambda g, ans, a: _between_inverses(_mT(ans), _lower_half(_mT(ans) @ g)),),
+                      saves=("ans",))
 _eigenvalues = Primitive("eigvalsh", lambda a: _np.linalg.eigh(a)[0],  # dw_i = v_iᵀ da v_i
                          jvp=(lambda t, ans, a: sum(_eigenvectors(a) * (t @ _eigenvectors(a)), axis=-2),),
-                         vjp=(lambda g, ans, a: (_eigenvectors(a) * expand_dims(g, -2)) @ _mT(_eigenvectors(a)),))
+                         vjp=(lambda g, ans, a: (_eigenvectors(a) * expand_dims(g, -2)) @ _mT(_eigenvectors(a)),),
+                         saves=(0,))
 _eigenvectors = Primitive("eigh_vectors", lambda a: _np.linalg.eigh(a)[1],  # dV = V (F ∘ Vᵀ da V)
                           jvp=(lambda t, ans, a: ans @ (_eigenvalue_gaps(_eigenvalues(a)) * (_mT(ans) @ t @ ans)),),
                           vjp=(lambda g, ans, a:
-                               ans @ (_eigenvalue_gaps(_eigenvalues(a)) * (_mT(ans) @ g)) @ _mT(ans),))
+                               ans @ (_eigenvalue_gaps(_eigenvalues(a)) * (_mT(ans) @ g)) @ _mT(ans),),
+                          saves=("ans", 0))
 SlogdetResult = _namedtuple("SlogdetResult", "sign logabsdet")
 EighResult = _namedtuple("EighResult", "eigenvalues eigenvectors")
 

@@ -17,7 +17,7 @@ def _positions(argnums, nargs, who):
         if not isinstance(i, int) or not -nargs <= i < nargs:
             raise ValueError(f"{who}: argnums={argnums!r} does not name an argument of a function "
                              f"called with {nargs} argument(s)")
-    return tuple(i % nargs for i in nums)
+    return nums if min(nums) >= 0 else tuple(i % nargs for i in nums)
 
 
 def _with_args(fun, args, nums):
@@ -37,26 +37,31 @@ def value_and_grad(fun, argnums=0):
     def value_and_grad_fun(*args):
         nums = _positions(argnums, len(args), "grad")
         value, pullback, _ = record(_with_args(fun, args, nums), tuple(args[i] for i in nums), "grad")
-        if np.iscomplexobj(concrete(value)):
-            raise TypeError(
-                f"grad needs a real-valued output, but {getattr(fun, '__name__', 'the function')} "
-                f"returned a complex number. Differentiate a real quantity of it instead (its "
-                f"absolute value squared, or its real part), or use vjp with a cotangent of your own.")
-        if shape_of(value) != ():
-            raise TypeError(
-                f"grad needs a function with a scalar output, but {getattr(fun, '__name__', 'it')} "
-                f"returned an array of shape {np.shape(value)}. For a vector output take the whole "
-                f"Jacobian with jacrev or jacfwd, or one vector-Jacobian product with vjp.")
-        grads = pullback(_one_like(value))  # ∂L/∂L = 1
+        if type(value) is not np.float64:  # (the common case needs no checks)
+            _check_real_scalar(fun, value)
+        grads = pullback(_one_like(value), release=True)  # ∂L/∂L = 1, in one sweep that frees as it goes
         return value, grads[0] if isinstance(argnums, int) else grads
     return value_and_grad_fun
 
 
+def _check_real_scalar(fun, value):
+    if np.iscomplexobj(concrete(value)):
+        raise TypeError(
+            f"grad needs a real-valued output, but {getattr(fun, '__name__', 'the function')} "
+            f"returned a complex number. Differentiate a real quantity of it instead (its "
+            f"absolute value squared, or its real part), or use vjp with a cotangent of your own.")
+    if shape_of(value) != ():
+        raise TypeError(
+            f"grad needs a function with a scalar output, but {getattr(fun, '__name__', 'it')} "
+            f"returned an array of shape {np.shape(value)}. For a vector output take the whole "
+            f"Jacobian with jacrev or jacfwd, or one vector-Jacobian product with vjp.")
+
+
 def _one_like(value):
     """1 in value's precision (a float32 loss gets float32 gradients, as in JAX)."""
-    value = concrete(value)
     if type(value) is np.float64:
         return np.float64(1.0)
+    value = concrete(value)
     dtype = np.asarray(value).dtype
     return np.ones((), dtype if dtype.kind == "f" else np.float64)[()]
 
