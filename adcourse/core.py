@@ -22,7 +22,9 @@ _levels = itertools.count(1)  # nested transforms always get higher levels than 
 
 
 class Trace:
-    """One running transform. Subclasses define ``process(prim, args, params)``."""
+    """One running transform. Subclasses define ``process(prim, args, params)`` for a primitive,
+    and ``process_custom_jvp(call, args)`` / ``process_custom_vjp(call, args)`` for a function
+    with custom rules (custom.py)."""
 
     def __init__(self):
         self.level = next(_levels)
@@ -36,10 +38,14 @@ class Primitive:
     A rule of ``None`` marks an argument that is not differentiable (a condition, an index).
     ``saves`` lists what the VJP rules read, "ans" and argument positions ("args": all of them);
     reverse mode keeps only that on its tape, and of the rest only the shape. None: everything.
+    ``linear`` says where the primitive is linear, so that linear_transpose may use its VJP rules
+    as the transpose: argument positions, jointly ("args": all of them), or "each" (linear in each
+    argument while the others are held fixed, like a product); None: nowhere.
     """
 
-    def __init__(self, name, impl, jvp=(), vjp=(), saves=None):
-        self.name, self.impl, self.jvp, self.vjp, self.saves = name, impl, jvp, vjp, saves
+    def __init__(self, name, impl, jvp=(), vjp=(), saves=None, linear=None):
+        self.name, self.impl, self.jvp, self.vjp = name, impl, jvp, vjp
+        self.saves, self.linear = saves, linear
 
     def __call__(self, *args, **params):
         top = None

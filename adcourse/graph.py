@@ -15,8 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import display
-from .forward import push_tangent
-from .reverse import backward_pass, record
+from .reverse import ancestors, backward_pass, forward_sweep, record
 
 _FORMULAS = {"add": "{0} + {1}", "subtract": "{0} − {1}", "multiply": "{0} · {1}",
              "divide": "{0} / {1}", "power": "{0}^{1}", "negative": "−{0}", "matmul": "{0} @ {1}",
@@ -71,11 +70,7 @@ def trace_graph(fun, *args, input_names=None, output_name="L"):
     if out is None:
         raise ValueError("trace_graph: the output does not depend on the inputs; nothing to draw")
 
-    needed = {out.index}  # keep what the output depends on, walking the tape backwards
-    for node in reversed(tape.nodes[:out.index + 1]):
-        if node.index in needed:
-            needed.update(parent.index for _, parent in node.parents)
-    needed.update(x.index for x in tape.inputs)
+    needed = ancestors(tape, [out] + tape.inputs)  # what the output depends on, and the inputs
     kept = [n for n in tape.nodes if n.index in needed]
 
     names, nodes, count = {}, [], 0
@@ -172,15 +167,8 @@ def forward_table(graph, direction):
     if len(direction) != len(inputs):
         raise ValueError(f"forward_table: the direction has {len(direction)} entries but the graph "
                          f"has {len(inputs)} inputs ({', '.join(n.name for n in inputs)})")
-    tangent = {}
-    for k, node in enumerate(graph._tape_nodes):  # inputs come first, in order
-        if node.prim is None:
-            tangent[node.index] = np.broadcast_to(np.asarray(direction[k], float), node.shape)
-            continue
-        incoming = [None] * len(node.args)  # the tangents of the traced arguments
-        for argnum, parent in node.parents:
-            incoming[argnum] = tangent[parent.index]
-        tangent[node.index] = push_tangent(node.prim, node.ans, node.args, node.params, incoming)
+    tangent = forward_sweep(graph._tape, [np.broadcast_to(np.asarray(d, float), x.shape)
+                                          for d, x in zip(direction, graph._tape.inputs)])
     rows = [[n.name, n.formula, _scalar(n.value), _scalar(tangent[t.index])]
             for n, t in zip(graph.nodes, graph._tape_nodes)]
     seed = ", ".join(f"ẋ({n.name}) = {display.number(d, 'g')}" for n, d in zip(inputs, map(float, np.ravel(direction))))

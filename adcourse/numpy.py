@@ -41,18 +41,19 @@ def elementwise(impl, *partials, saves, name=None):
 #     on scalars) -----------------------------------------------------------------------------
 add = Primitive("add", operator.add,
                 jvp=(lambda t, ans, x, y: t, lambda t, ans, x, y: t),
-                vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: g), saves=())
+                vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: g), saves=(), linear="args")
 subtract = Primitive("subtract", operator.sub,
                      jvp=(lambda t, ans, x, y: t, lambda t, ans, x, y: -t),
-                     vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: -g), saves=())
+                     vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: -g), saves=(), linear="args")
 negative = Primitive("negative", operator.neg,
-                     jvp=(lambda t, ans, x: -t,), vjp=(lambda g, ans, x: -g,), saves=())
+                     jvp=(lambda t, ans, x: -t,), vjp=(lambda g, ans, x: -g,), saves=(), linear="args")
 multiply = Primitive("multiply", operator.mul,
                      jvp=(lambda t, ans, x, y: t * y, lambda t, ans, x, y: x * t),
-                     vjp=(lambda g, ans, x, y: g * y, lambda g, ans, x, y: x * g), saves=(0, 1))
+                     vjp=(lambda g, ans, x, y: g * y, lambda g, ans, x, y: x * g), saves=(0, 1), linear="each")
 divide = Primitive("divide", operator.truediv,
                    jvp=(lambda t, ans, x, y: t / y, lambda t, ans, x, y: -t * ans / y),
-                   vjp=(lambda g, ans, x, y: g / y, lambda g, ans, x, y: -g * ans / y), saves=("ans", 1))
+                   vjp=(lambda g, ans, x, y: g / y, lambda g, ans, x, y: -g * ans / y), saves=("ans", 1),
+                   linear=(0,))
 power = elementwise(operator.pow,
                     lambda ans, x, y: y * x ** (y - 1),
                     lambda ans, x, y: ans * log(where(x == 0, 1.0, x)),  # JAX's convention at x = 0
@@ -111,7 +112,7 @@ where = Primitive("where", _np.where,
                   jvp=(None, lambda t, ans, c, x, y: where(c, t, 0.0),
                        lambda t, ans, c, x, y: where(c, 0.0, t)),
                   vjp=(None, lambda g, ans, c, x, y: where(c, g, 0.0),
-                       lambda g, ans, c, x, y: where(c, 0.0, g)), saves=(0,))
+                       lambda g, ans, c, x, y: where(c, 0.0, g)), saves=(0,), linear=(1, 2))
 
 
 # --- linear algebra ----------------------------------------------------------------------------
@@ -137,7 +138,7 @@ def _matmul_vjp_y(g, ans, x, y):
 
 matmul = Primitive("matmul", operator.matmul,
                    jvp=(lambda t, ans, x, y: t @ y, lambda t, ans, x, y: x @ t),
-                   vjp=(_matmul_vjp_x, _matmul_vjp_y), saves=(0, 1))
+                   vjp=(_matmul_vjp_x, _matmul_vjp_y), saves=(0, 1), linear="each")
 
 
 # einsum is linear in each operand: its JVP puts the tangent in the operand's place, and its VJP is
@@ -172,7 +173,7 @@ def _einsum_impl(*operands, spec):
 _einsum = Primitive("einsum", _einsum_impl,
                     jvp=EveryArgument(lambda i, t, ans, *ops, spec:
                                       _einsum(*ops[:i], t, *ops[i + 1:], spec=spec)),
-                    vjp=EveryArgument(_einsum_cotangent), saves=("args",))
+                    vjp=EveryArgument(_einsum_cotangent), saves=("args",), linear="each")
 
 
 # --- reductions --------------------------------------------------------------------------------
@@ -193,7 +194,7 @@ def _sum_vjp(g, ans, x, axis=None, keepdims=False):
 
 sum = Primitive("sum", _np.sum,
                 jvp=(lambda t, ans, x, axis=None, keepdims=False: sum(t, axis=axis, keepdims=keepdims),),
-                vjp=(_sum_vjp,), saves=())
+                vjp=(_sum_vjp,), saves=(), linear="args")
 
 
 def _share_of_extreme(ans, x, axis):
@@ -236,27 +237,28 @@ logsumexp = Primitive(
 _cumsum = Primitive("cumsum", lambda x, axis: _np.cumsum(x, axis=axis),     # a running sum is linear;
                     jvp=(lambda t, ans, x, axis: _cumsum(t, axis=axis),),    # its transpose runs
                     vjp=(lambda g, ans, x, axis:                             # from the other end
-                         flip(_cumsum(flip(g, axis), axis=axis), axis),), saves=())
+                         flip(_cumsum(flip(g, axis), axis=axis), axis),), saves=(), linear="args")
 
 
 # --- shapes and indexing (linear: the rules move numbers around, nothing else) -----------------
 reshape = Primitive("reshape", _np.reshape,
                     jvp=(lambda t, ans, x, shape: reshape(t, shape),),
-                    vjp=(lambda g, ans, x, shape: reshape(g, _np.shape(x)),), saves=())
+                    vjp=(lambda g, ans, x, shape: reshape(g, _np.shape(x)),), saves=(), linear=(0,))
 transpose = Primitive("transpose", _np.transpose,
                       jvp=(lambda t, ans, x, axes=None: transpose(t, axes),),
                       vjp=(lambda g, ans, x, axes=None:
-                           transpose(g, None if axes is None else tuple(_np.argsort(axes))),), saves=())
+                           transpose(g, None if axes is None else tuple(_np.argsort(axes))),), saves=(),
+                      linear=(0,))
 broadcast_to = Primitive("broadcast_to", _np.broadcast_to,
                          jvp=(lambda t, ans, x, shape: broadcast_to(t, shape),),
-                         vjp=(lambda g, ans, x, shape: g,), saves=())  # the engine sums g back to x's shape
+                         vjp=(lambda g, ans, x, shape: g,), saves=(), linear=(0,))  # the engine sums g back
 tril = Primitive("tril", _np.tril, jvp=(lambda t, ans, x, k=0: tril(t, k),),
-                 vjp=(lambda g, ans, x, k=0: tril(g, k),), saves=())
+                 vjp=(lambda g, ans, x, k=0: tril(g, k),), saves=(), linear=(0,))
 triu = Primitive("triu", _np.triu, jvp=(lambda t, ans, x, k=0: triu(t, k),),
-                 vjp=(lambda g, ans, x, k=0: triu(g, k),), saves=())
+                 vjp=(lambda g, ans, x, k=0: triu(g, k),), saves=(), linear=(0,))
 _astype = Primitive("astype", lambda x, dtype: _np.asarray(x).astype(dtype),
                     jvp=(lambda t, ans, x, dtype: _astype(t, dtype=dtype),),
-                    vjp=(lambda g, ans, x, dtype: _astype(g, dtype=x.dtype),), saves=(0,))
+                    vjp=(lambda g, ans, x, dtype: _astype(g, dtype=x.dtype),), saves=(0,), linear=(0,))
 
 
 def _is_basic(index):
@@ -276,10 +278,11 @@ def _scatter_add(g, index, shape):
 
 scatter_add = Primitive("scatter_add", _scatter_add,
                         jvp=(lambda t, ans, g, index, shape: scatter_add(t, index=index, shape=shape),),
-                        vjp=(lambda g, ans, t, index, shape: getitem(g, index=index),), saves=())
+                        vjp=(lambda g, ans, t, index, shape: getitem(g, index=index),), saves=(), linear=(0,))
 getitem = Primitive("getitem", lambda x, index: x[index],
                     jvp=(lambda t, ans, x, index: getitem(t, index=index),),
-                    vjp=(lambda g, ans, x, index: scatter_add(g, index=index, shape=shape(x)),), saves=())
+                    vjp=(lambda g, ans, x, index: scatter_add(g, index=index, shape=shape(x)),), saves=(),
+                    linear=(0,))
 
 
 def _concatenate_jvp(i, t, ans, *xs, axis=0):
@@ -292,7 +295,8 @@ def _concatenate_vjp(i, g, ans, *xs, axis=0):
 
 
 _concatenate = Primitive("concatenate", lambda *xs, axis=0: _np.concatenate(xs, axis=axis),
-                         jvp=EveryArgument(_concatenate_jvp), vjp=EveryArgument(_concatenate_vjp), saves=())
+                         jvp=EveryArgument(_concatenate_jvp), vjp=EveryArgument(_concatenate_vjp), saves=(),
+                         linear="args")
 
 
 def _along(axis, nd, index):
@@ -647,7 +651,7 @@ def _eigenvalue_gaps(w):
 _solve = Primitive("solve", _np.linalg.solve,                         # x = a⁻¹ b, b of shape (…, M, K)
                    jvp=(lambda t, ans, a, b: -_solve(a, t @ ans), lambda t, ans, a, b: _solve(a, t)),
                    vjp=(lambda g, ans, a, b: -_solve(_mT(a), g) @ _mT(ans),
-                        lambda g, ans, a, b: _solve(_mT(a), g)), saves=("ans", 0))
+                        lambda g, ans, a, b: _solve(_mT(a), g)), saves=("ans", 0), linear=(1,))
 inv = Primitive("inv", _np.linalg.inv,                                 # d(a⁻¹) = −a⁻¹ da a⁻¹
                 jvp=(lambda t, ans, a: -(ans @ t @ ans),), vjp=(lambda g, ans, a: -(_mT(ans) @ g @ _mT(ans)),),
                 saves=("ans",))

@@ -9,13 +9,16 @@ parents: a loop, with no recursion over the depth of the graph.
 
 ``record(fun, primals)`` is the one way in: it returns fun's output, the pullback, and the
 tape itself (for the lecture's tables in graph.py and the memory counts of checkpoint.py).
+A tape that keeps every value can also be swept forwards (``forward_sweep``): that is the
+linearized function, whose transpose the backward sweep computes.
 """
 from dataclasses import dataclass
 
 import numpy as np
 
-from .core import Trace, Tracer, check_input, shape_of
-from .numpy import unbroadcast
+from .core import Primitive, Trace, Tracer, check_input, shape_of
+from .forward import push_tangent
+from .numpy import concatenate, getitem, ravel, reshape, unbroadcast
 from .tree import tree_flatten, tree_unflatten
 
 
@@ -93,6 +96,76 @@ class VJPTrace(Trace):
         ans = prim(*primals, **params) if nested else prim.impl(*primals, **params)
         return VJPTracer(self, ans, Node(self.tape, prim, ans, primals, params, parents, self.keep_all))
 
+    def owns(self, value):
+        return type(value) is VJPTracer and value.trace is self
+
+    def process_custom_jvp(self, call, args):
+        """A custom JVP rule under reverse mode: the backward sweep transposes it (as the VJP of
+        the tangent map, which is linear), and enclosing transforms apply their own rules."""
+        diff, nondiff = call.split(args)
+        leaves, treedef = tree_flatten(diff)
+        primals = tree_unflatten(treedef, [v.primal if self.owns(v) else v for v in leaves])
+        out = call(*call.join(primals, nondiff))
+
+        def tangent_map(*tangents):
+            return call.rule(nondiff, primals, tree_unflatten(treedef, tangents))[1]
+
+        def pull(cotangent):
+            zeros = [np.zeros(shape_of(x)) for x in tree_flatten(primals)[0]]
+            return vjp(tangent_map, *zeros)[1](cotangent)
+
+        return self.custom_node(f"custom_jvp({call.__name__})", leaves, out, pull, lambda ts: tangent_map(*ts))
+
+    def process_custom_vjp(self, call, args):
+        """A custom VJP rule: fwd now (its code runs one level down), bwd in the backward sweep."""
+        diff, nondiff = call.split(args)
+        leaves, treedef = tree_flatten(diff)
+        primals = tree_unflatten(treedef, [v.primal if self.owns(v) else v for v in leaves])
+        out, residuals = call.forward(call.join(primals, nondiff))
+
+        def pull(cotangent):
+            return tree_flatten(call.backward(nondiff, residuals, cotangent, primals))[0]
+
+        def push(tangents):
+            raise TypeError("can't apply forward-mode autodiff (jvp) to a custom_vjp function.")
+
+        return self.custom_node(f"custom_vjp({call.__name__})", leaves, out, pull, push)
+
+    def custom_node(self, name, leaves, out, pull, push):
+        """One node for a call with custom rules, from the traced ``leaves`` to the leaves of
+        ``out``: both packed into flat vectors, so that the rule runs once per sweep.
+        ``pull(ḡ as out's tree)`` gives a cotangent per leaf; ``push(tangent per leaf)`` the tangent."""
+        mine = [self.owns(v) for v in leaves]
+        in_shapes = [shape_of(v) for v in leaves]
+        traced_shapes = [s for s, m in zip(in_shapes, mine) if m]
+        out_leaves, out_def = tree_flatten(out)
+        out_shapes = [shape_of(o) for o in out_leaves]
+
+        def vjp_rule(g, ans, x):
+            cotangents = pull(tree_unflatten(out_def, unpack(g, out_shapes)))
+            return concatenate([ravel(c) for c, m in zip(cotangents, mine) if m])
+
+        def jvp_rule(t, ans, x):
+            pieces = iter(unpack(t, traced_shapes))
+            tangents = [next(pieces) if m else np.zeros(s) for s, m in zip(in_shapes, mine)]
+            return concatenate([ravel(o) for o in tree_flatten(push(tangents))[0]])
+
+        packed_in = concatenate([ravel(v) for v, m in zip(leaves, mine) if m])  # on the tape
+        packed_out = concatenate([ravel(o) for o in out_leaves])
+        prim = Primitive(name, None, jvp=(jvp_rule,), vjp=(vjp_rule,), saves=())
+        node = Node(self.tape, prim, packed_out, [packed_in.primal], {}, [(0, packed_in.node)], self.keep_all)
+        return tree_unflatten(out_def, unpack(VJPTracer(self, packed_out, node), out_shapes))
+
+
+def unpack(vector, shapes):
+    """A flat vector cut into arrays of the given shapes, in order."""
+    pieces, start = [], 0
+    for shape in shapes:
+        size = int(np.prod(shape))
+        pieces.append(reshape(getitem(vector, index=slice(start, start + size)), shape))
+        start += size
+    return pieces
+
 
 def backward_pass(tape, seeds, keep_all=False, release=False):
     """Adjoints v̄_i = ∂L/∂v_i, by one sweep back from the outputs to the start of the tape.
@@ -125,6 +198,30 @@ def backward_pass(tape, seeds, keep_all=False, release=False):
         if release:
             node.ans = node.args = None
     return adjoints
+
+
+def forward_sweep(tape, tangents):
+    """Tangents v̇_i of every node from one tangent per input, node by node in tape order: the
+    lecture's forward step on a recorded tape (which must keep every value, ``keep_all``).
+    As a function of the input tangents this is the linearized function; the backward sweep
+    computes its transpose."""
+    tangent = {node.index: t for node, t in zip(tape.inputs, tangents)}
+    for node in tape.nodes:
+        if node.prim is not None:
+            incoming = [None] * len(node.args)  # the tangents of the traced arguments
+            for argnum, parent in node.parents:
+                incoming[argnum] = tangent[parent.index]
+            tangent[node.index] = push_tangent(node.prim, node.ans, node.args, node.params, incoming)
+    return tangent
+
+
+def ancestors(tape, nodes):
+    """The indices of ``nodes`` and of every node they depend on."""
+    needed = {node.index for node in nodes}
+    for node in reversed(tape.nodes[:max(needed, default=-1) + 1]):
+        if node.index in needed:
+            needed.update(parent.index for _, parent in node.parents)
+    return needed
 
 
 @dataclass
