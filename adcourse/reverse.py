@@ -31,7 +31,8 @@ class Node:
 
     def __init__(self, tape, prim, ans, args=(), params=None, parents=(), keep_all=True):
         saves = None if keep_all else prim.saves
-        self.shape = shape_of(ans)
+        shape = getattr(ans, "shape", None)  # (shape_of, inlined: this runs once per operation)
+        self.shape = np.shape(ans) if shape is None else shape
         if saves is not None:  # what no rule reads is freed as soon as the computation is done with it
             if "ans" not in saves and isinstance(ans, ARRAYS):
                 ans = Unsaved(ans)

@@ -22,22 +22,24 @@ def _positions(argnums, nargs, who):
 
 
 def _with_args(fun, args, nums):
-    """fun as a function of the arguments at positions ``nums`` only, the others fixed."""
+    """(fun as a function of the arguments at positions ``nums`` only, the others fixed; those
+    arguments)."""
     if nums == tuple(range(len(args))):
-        return fun
+        return fun, args
+
     def partial(*chosen):
         full = list(args)
         for i, x in zip(nums, chosen):
             full[i] = x
         return fun(*full)
-    return partial
+    return partial, tuple(args[i] for i in nums)
 
 
 def value_and_grad(fun, argnums=0):
     """x ↦ (f(x), ∇f(x)) for a scalar f: one forward sweep, one backward sweep."""
     def value_and_grad_fun(*args):
         nums = _positions(argnums, len(args), "grad")
-        value, pullback, _ = record(_with_args(fun, args, nums), tuple(args[i] for i in nums), "grad")
+        value, pullback, _ = record(*_with_args(fun, args, nums), "grad")
         if type(value) is not np.float64:  # (the common case needs no checks)
             _check_real_scalar(fun, value)
         grads = pullback(_one_like(value), release=True)  # ∂L/∂L = 1, in one sweep that frees as it goes
@@ -84,7 +86,7 @@ def jacfwd(fun, argnums=0):
         nums = _positions(argnums, len(args), "jacfwd")
         per_arg = []  # per argument: {output leaf k: its Jacobian block}
         for i in nums:
-            f_i = _with_args(fun, args, (i,))
+            f_i = _with_args(fun, args, (i,))[0]
             sweeps = [jvp(f_i, (args[i],), (e,)) for e in _basis(args[i])]
             out, out_def = tree_flatten(sweeps[0][0])
             columns = [tree_flatten(tangent)[0] for _, tangent in sweeps]
@@ -98,7 +100,8 @@ def jacrev(fun, argnums=0):
     """x ↦ J = ∂f/∂x, row by row: one forward sweep, then one backward sweep (vjp) per output."""
     def jac_fun(*args):
         nums = _positions(argnums, len(args), "jacrev")
-        out, pullback = vjp(_with_args(fun, args, nums), *(args[i] for i in nums))
+        fun_of_chosen, chosen = _with_args(fun, args, nums)
+        out, pullback = vjp(fun_of_chosen, *chosen)
         out_leaves, out_def = tree_flatten(out)
         rows = []  # rows[k][j]: Jacobian block of output leaf k with respect to argument j
         for k, o in enumerate(out_leaves):
