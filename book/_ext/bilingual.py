@@ -62,23 +62,8 @@ def _add_switch(app, pagename, templatename, context, doctree):
     ]
 
 
-def _own_output_folder(app):
-    """Give myst-nb a scratch folder of this language's own.
-
-    myst-nb writes notebook outputs (images, the executed .ipynb) to
-    ``<outdir>/../jupyter_execute``; here that is the folder holding both sites, so
-    the two languages would write into one folder (at the same time, when built side
-    by side) and it would be published. The doctree folder is per language and private.
-    """
-    config = getattr(app.env, "mystnb_config", None)
-    if config is not None:
-        folder = Path(app.doctreedir) / "jupyter_execute"
-        app.env.mystnb_config = config.copy(output_folder=str(folder.resolve()))
-
-
 def setup(app):
     app.add_config_value("bilingual_languages", {"en": "English", "ru": "Русский"}, "html")
-    app.connect("builder-inited", _own_output_folder, priority=900)  # after myst-nb's
     app.connect("env-updated", _check_twins)
     app.connect("html-page-context", _add_switch)
     app.add_css_file("bilingual.css")

@@ -51,6 +51,13 @@ ASSIGNMENT_MODULES = {
         "adcourse.numpy": None,
     },
     "a5_checkpointing": {},
+    "a6_mds_gradient": {},
+    "a7_choosing_a_mode": {
+        "adcourse": {"jvp", "vjp", "numpy"},
+        "adcourse.numpy": None,
+    },
+    "a8_beyond_the_chain_rule": {},
+    "a9_mock_exam": {},
 }
 
 # Attribute names that read or write files, reach frames and code objects, run strings as
