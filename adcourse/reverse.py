@@ -63,6 +63,7 @@ class Unsaved:
 
 ARRAYS = (np.ndarray, Tracer)  # what Unsaved stands in for
 
+
 class VJPTracer(Tracer):
     """A value watched by reverse mode, and the node of the tape that made it."""
 
@@ -100,12 +101,18 @@ class VJPTrace(Trace):
     def owns(self, value):
         return type(value) is VJPTracer and value.trace is self
 
+    def unwrap_call(self, call, args):
+        """(the leaves of a custom call's differentiable arguments, those arguments one level
+        down, its other arguments)."""
+        diff, nondiff = call.split(args)
+        leaves, treedef = tree_flatten(diff)
+        return leaves, tree_unflatten(treedef, [v.primal if self.owns(v) else v for v in leaves]), nondiff
+
     def process_custom_jvp(self, call, args):
         """A custom JVP rule under reverse mode: the backward sweep transposes it (as the VJP of
         the tangent map, which is linear), and enclosing transforms apply their own rules."""
-        diff, nondiff = call.split(args)
-        leaves, treedef = tree_flatten(diff)
-        primals = tree_unflatten(treedef, [v.primal if self.owns(v) else v for v in leaves])
+        leaves, primals, nondiff = self.unwrap_call(call, args)
+        treedef = tree_flatten(primals)[1]
         out = call(*call.join(primals, nondiff))
 
         def tangent_map(*tangents):
@@ -119,9 +126,7 @@ class VJPTrace(Trace):
 
     def process_custom_vjp(self, call, args):
         """A custom VJP rule: fwd now (its code runs one level down), bwd in the backward sweep."""
-        diff, nondiff = call.split(args)
-        leaves, treedef = tree_flatten(diff)
-        primals = tree_unflatten(treedef, [v.primal if self.owns(v) else v for v in leaves])
+        leaves, primals, nondiff = self.unwrap_call(call, args)
         out, residuals = call.forward(call.join(primals, nondiff))
 
         def pull(cotangent):
@@ -240,7 +245,8 @@ def record(fun, primals, who="vjp", keep_all=False):
 
     ``primals`` is a tuple with one entry per argument (arrays, or tuples/lists/dicts of them).
     ``pullback(ḡ)`` = ḡᵀ ∂fun, one entry per argument, by one backward sweep of the tape; errors
-    about bad inputs name ``who``. The tape keeps what the VJP rules read (everything: keep_all).
+    about bad inputs name ``who``. The tape keeps what the VJP rules read (everything: keep_all);
+    ``pullback(ḡ, release=True)`` frees it as it goes, for a tape that is swept only once.
     """
     x_leaves, x_def = tree_flatten(tuple(primals))
     trace = VJPTrace(keep_all)
