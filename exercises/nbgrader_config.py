@@ -31,8 +31,10 @@ GRADER = os.path.join(COURSE, "autograder")
 sys.path.insert(0, GRADER)  # nbgrader's process loads the course's preprocessors from here
 os.environ["ADGRADER_DIR"] = GRADER  # and its kernels the hidden checks (kernel_startup.py)
 
-from adgrader.nbgrader_plugins import (ForgetDuplicateIds, HideHiddenTestLines, OfflineMathJax,  # noqa: E402
-                                       ReportTampering, ResilientExecute, StudentCodePolicy, before_autograde)
+from adgrader.plugins.execute import ResilientExecute  # noqa: E402
+from adgrader.plugins.feedback import HideHiddenTestLines, OfflineMathJax  # noqa: E402
+from adgrader.plugins.hooks import before_autograde  # noqa: E402
+from adgrader.plugins.sanitize import ForgetDuplicateIds, ReportTampering, StudentCodePolicy  # noqa: E402
 
 c = get_config()  # noqa: F821 - provided by traitlets when it loads this file
 

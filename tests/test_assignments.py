@@ -14,7 +14,7 @@ from grading_course import (ASSIGNMENTS, BIN, EXERCISES, copy_course, environmen
 
 sys.path.insert(0, str(EXERCISES / "autograder"))
 from adgrader import policy  # noqa: E402
-from adgrader.nbgrader_plugins import without_hidden_tests  # noqa: E402
+from adgrader.plugins.sanitize import without_hidden_tests  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from grading_course import (EXERCISES, MATHJAX, copy_course, deep, grade_id, nbg
                             submit)
 
 sys.path.insert(0, str(EXERCISES / "autograder"))
-from adgrader.nbgrader_plugins import without_hidden_tests  # noqa: E402
+from adgrader.plugins.sanitize import without_hidden_tests  # noqa: E402
 
 A = "a2_forward_mode"
 TESTS = ("test_dual", "test_lecture", "test_jacobian")
