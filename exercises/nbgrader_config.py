@@ -10,7 +10,7 @@ What this file adds to nbgrader's defaults, and why:
 - the hidden checks live in autograder/adgrader (never released); every kernel nbgrader
   starts runs autograder/kernel_startup.py first, which puts them on the path, caps the
   kernel's memory and hides the submission folder from imports;
-- autograding reads each student's code before running it (adgrader.policy) and reports
+- autograding reads each student's code before running it (adcourse.answer_cells) and reports
   tampered locked cells; execution survives hangs, crashes and floods of output;
 - feedback leaves out the hidden tests (code and traceback lines) and works offline;
 - the gradebook (gradebook.db, next to this file) is backed up to

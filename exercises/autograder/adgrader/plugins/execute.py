@@ -1,5 +1,6 @@
 """Autograde, execution stage: nbgrader's ``Execute``, made to finish every submission."""
 
+import copy
 import json
 import shutil
 import tempfile
@@ -18,9 +19,11 @@ class ResilientExecute(Execute):
     """nbgrader's ``Execute``, made to finish every submission.
 
     - A cell that kills the kernel (``os._exit``, a crash, the OOM killer) or leaves it
-      unable to answer after the interrupt gets an error output (so its test scores 0),
-      and the rest of the notebook runs in a fresh kernel. Plain nbgrader abandons the
-      whole submission instead.
+      unable to answer after the interrupt gets an error output (so its test scores 0).
+      A fresh kernel then re-runs the earlier cells that had completed (the set-up and the
+      answers; not the tests, whose scores are kept), so that the rest of the notebook
+      finds their definitions, and grading goes on. Plain nbgrader abandons the whole
+      submission instead.
     - ``notebook_timeout`` bounds the whole notebook: a cell never gets more than what is
       left, and once it is spent the remaining cells fail without running. A hanging
       submission therefore costs at most that long, however many of its cells hang.
@@ -36,6 +39,7 @@ class ResilientExecute(Execute):
     def preprocess(self, nb, resources=None, km=None):
         self._deadline = monotonic() + self.notebook_timeout
         self._kernel_dirs = []
+        self._completed = []  # indices of the cells to re-run in a fresh kernel
         try:
             return super().preprocess(nb, resources, km)
         finally:
@@ -65,16 +69,22 @@ class ResilientExecute(Execute):
             cell.outputs = [self._error("NotebookTimeout",
                                         f"not run: the notebook used up its {self.notebook_timeout} s")]
             return cell, self.resources
+        name = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index + 1}"
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
         except (DeadKernelError, CellTimeoutError) as error:
             what = "the kernel died" if isinstance(error, DeadKernelError) else \
                 "the kernel did not answer after an interrupt"
-            name = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index + 1}"
-            self.log.warning("[%s] %s: %s; the remaining cells run in a fresh kernel",
-                             _where(self.resources), name, what)
             cell.outputs.append(self._error(type(error).__name__, f"{what} while running this cell"))
-            self._replace_kernel()
+            rerun = self._replace_kernel()
+            self.log.warning("[%s] %s: %s; a fresh kernel re-ran the %d earlier cells that had completed "
+                             "(%s) and grading goes on", _where(self.resources), name, what, len(rerun),
+                             ", ".join(rerun) or "none")
+        else:
+            meta = cell.metadata.get("nbgrader", {})
+            failed = any(output.get("output_type") == "error" for output in cell.outputs)
+            if not failed and not (meta.get("grade") and not meta.get("solution")):
+                self._completed.append(index)
         if self._output_dropped:
             cell.outputs.append(NotebookNode(
                 output_type="stream", name="stdout",
@@ -90,10 +100,29 @@ class ResilientExecute(Execute):
         return super().output(outs, msg, display_id, cell_index)
 
     def _replace_kernel(self):
+        """A fresh kernel that has re-run the cells that had completed (their names, in order).
+        The re-runs' outputs are dropped; if one of them fails to finish, the rest are skipped."""
         self._cleanup_kernel()
         self.km = self.create_kernel_manager()
         self.start_new_kernel()
         self.start_new_kernel_client()
+        rerun, counters = [], (self._output_bytes, self._output_dropped)
+        for index in self._completed:
+            original = self.nb.cells[index]
+            self._output_bytes = self._output_dropped = 0
+            try:
+                self.execute_cell(copy.deepcopy(original), index, store_history=False)
+            except (DeadKernelError, CellTimeoutError):
+                self.nb.cells[index] = original
+                self._cleanup_kernel()
+                self.km = self.create_kernel_manager()
+                self.start_new_kernel()
+                self.start_new_kernel_client()
+                break
+            self.nb.cells[index] = original  # nbclient stores the copy in its place
+            rerun.append(original.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index + 1}")
+        self._output_bytes, self._output_dropped = counters
+        return rerun
 
     @staticmethod
     def _error(ename, evalue):

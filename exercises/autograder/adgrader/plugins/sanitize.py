@@ -4,16 +4,21 @@
                        deleted or retyped, and grade ids used twice (nbgrader repairs all of
                        these; this says so to the instructor and in the feedback);
 ``ForgetDuplicateIds`` after ``DeduplicateIds``: works around an nbgrader crash;
-``StudentCodePolicy``  last: cells that break ``policy.py`` are replaced by a ``raise`` (the
-                       original kept as comments), and the report goes on top of the notebook.
+``StudentCodePolicy``  last: cells that break the rules for answer cells
+                       (``adcourse.answer_cells``) are replaced by a ``raise`` (the original kept
+                       as comments), and the report goes on top of the notebook.
 """
 
+import json
+import os
+
+from adcourse import answer_cells
 from nbformat.v4 import new_markdown_cell
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import List, Unicode
+from traitlets.config import Application
 
-from .. import policy
 from . import _report, _where
 
 REPORT_MARK = "adgrader-report"
@@ -99,8 +104,10 @@ class ForgetDuplicateIds(NbGraderPreprocessor):
 
 
 class StudentCodePolicy(NbGraderPreprocessor):
-    """Keep code that breaks ``policy.py`` from running: each such cell is replaced by a
-    ``raise`` that names the rule, with the student's code kept below as comments (the
+    """Keep code that could reach grading from running, by the rules of
+    ``adcourse.answer_cells`` (the check students run in their notebook's last cell, with the
+    imports the source notebook allows): each refused cell is replaced by a ``raise`` whose
+    message is the refusal in both languages, the student's code kept below as comments (the
     instructor can read it when grading by hand; the student sees it in the feedback)."""
 
     trusted_students = List(Unicode(), help=(
@@ -112,28 +119,40 @@ class StudentCodePolicy(NbGraderPreprocessor):
         report = _report(resources)
         if nbg["student"] not in self.trusted_students:
             trusted = self._trusted_sources(nbg)
+            extra = self._allowed_imports(nbg)
             bound = {}
             for cell in nb.cells:
                 if cell.cell_type == "code":
-                    bound.update(policy.import_bindings(cell.source))
+                    bound.update(answer_cells.import_bindings(cell.source, extra))
             for index, cell in enumerate(nb.cells):
                 if cell.cell_type != "code" or not cell.source.strip():
                     continue
                 meta = cell.metadata.get("nbgrader", {})
                 if not meta.get("solution") and _is_ours(cell.source, trusted.get(meta.get("grade_id"))):
                     continue  # a locked cell of ours, as nbgrader restored it
-                violations = policy.check_cell(cell.source, nbg["assignment"], bound)
+                violations = answer_cells.check_cell(cell.source, extra, bound)
                 if violations:
-                    where = meta.get("grade_id") or f"cell {index + 1}"
-                    line = (f"`{where}` was not run: {violations[0]} (answer cells may use numpy and "
-                            f"the modules the notebook lists) / ячейка `{where}` не запускалась: "
-                            f"{violations[0]}")
-                    report.append(line)
-                    self.log.warning("[%s] %s", _where(resources), line)
-                    cell.source = self._neutered(cell.source, where, violations)
+                    english, russian = answer_cells.refusal(meta.get("grade_id") or index + 1, violations)
+                    report.append(f"{english} / {russian}")
+                    self.log.warning("[%s] %s", _where(resources), english)
+                    cell.source = self._neutered(cell.source, english, russian)
         if report:
             nb.cells.insert(0, self._report_cell(report))
         return nb, resources
+
+    def _allowed_imports(self, nbg):
+        """The imports the instructor's source notebook allows besides the common ones (never
+        the submitted copy's, which the student could edit)."""
+        app = Application.instance()
+        path = os.path.join(app.coursedir.format_path(app.coursedir.source_directory, ".", nbg["assignment"]),
+                            f"{nbg['notebook']}.ipynb")
+        try:
+            with open(path, encoding="utf-8") as handle:
+                return answer_cells.notebook_imports(json.load(handle))
+        except (OSError, ValueError) as error:
+            self.log.warning("[%s] the source notebook %s could not be read (%s): only the common "
+                             "imports are allowed", _where({"nbgrader": nbg}), path, error)
+            return {}
 
     @staticmethod
     def _trusted_sources(nbg):
@@ -145,10 +164,8 @@ class StudentCodePolicy(NbGraderPreprocessor):
             return {cell.name: cell.source for cell in notebook.source_cells if cell.locked}
 
     @staticmethod
-    def _neutered(source, where, violations):
-        reasons = "; ".join(str(v) for v in violations[:5])
-        message = (f"The autograder did not run cell {where}: {reasons}. "
-                   f"Автопроверка не запускала ячейку {where}: {reasons}.")
+    def _neutered(source, english, russian):
+        message = f"{english}\n{russian}"
         kept = "\n".join("# " + line for line in source.splitlines())
         return f"raise RuntimeError({message!r})\n# --- the submitted code / присланный код ---\n{kept}\n"
 
