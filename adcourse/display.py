@@ -29,13 +29,6 @@ def language():
     return _language
 
 
-class Text(str):
-    """A string that shows itself without quotes (so ``myst_nb.glue`` inserts it as it is)."""
-
-    def __repr__(self):
-        return str(self)
-
-
 def _group(digits, separator):
     """'100663291' -> '100 663 291': groups of three, only from five digits on (1000, 10 000)."""
     if len(digits) < 5:
@@ -62,14 +55,14 @@ def number(x, spec=".3g", lang=None):
     '1,234,567.9' in English and '1 234 567,9' in Russian; 'e' and 'g' specs give powers of ten.
 
     Integers and digit-grouping need no ``,`` in the spec: five digits and more are grouped.
-    Returns a ``Text`` (a str that ``glue`` shows without quotes).
+    Glue the string itself: ``{glue:text}`` shows a glued str without its quotes.
     """
     lang = lang or _language
     if isinstance(x, numbers.Integral) and not spec.endswith(("e", "f", "g", "%")):
         spec = "d"
     value = float(x) if not isinstance(x, numbers.Integral) else int(x)
     if isinstance(value, float) and not math.isfinite(value):
-        return Text({"inf": "∞", "-inf": "−∞"}.get(str(value), str(value)))
+        return {"inf": "∞", "-inf": "−∞"}.get(str(value), str(value))
     percent = spec.endswith("%")
     plain = format(value, spec.replace(",", "").replace("_", ""))
     if percent:
@@ -77,7 +70,7 @@ def number(x, spec=".3g", lang=None):
     text = _localize(plain, lang)
     if percent:
         text += f"{NARROW_NBSP}%" if lang == "ru" else "%"
-    return Text(text)
+    return text
 
 
 def russian_plural(n, one, few, many):
@@ -103,9 +96,9 @@ def times(x, spec=".3g", lang=None):
     lang = lang or _language
     shown = number(x, spec, lang)
     if lang == "en":
-        return Text(f"{shown} times")
+        return f"{shown} times"
     value = float(format(float(x), spec.replace(",", "")))
-    return Text(f"в {shown} {russian_plural(value, 'раз', 'раза', 'раз')}")
+    return f"в {shown} {russian_plural(value, 'раз', 'раза', 'раз')}"
 
 
 # -- plots ------------------------------------------------------------------------------------

@@ -100,7 +100,7 @@ def trace_graph(fun, *args, input_names=None, output_name="L"):
 
 def _short(value):
     value = np.asarray(value)
-    return f"{value.item():g}" if value.size == 1 else f"array{value.shape}"
+    return display.number(value.item(), "g") if value.size == 1 else f"array{value.shape}"
 
 
 _WORDS = {  # what tables say, in the course's two languages (the keys stay English)
@@ -268,7 +268,7 @@ def draw_steps(graph, table, column, steps):
         rows = table[:k]
         names = rows.column("node")
         draw_graph(graph, ax=ax_graph, highlight=names[done:], title=title,
-                   annotations={n: f"{x:.4g}" for n, x in zip(names, rows.column(column))})
+                   annotations={n: display.number(x, ".4g") for n, x in zip(names, rows.column(column))})
         ax_table.axis("off")
         for i, line in enumerate(str(rows).splitlines()[1:]):  # header, rule, one line per row
             shade = {"facecolor": "#fde2c8", "edgecolor": "none", "pad": 1.5}

@@ -38,6 +38,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
 LANGUAGES = ("en", "ru")
 MATHJAX = ROOT / "node_modules" / "mathjax" / "es5" / "tex-chtml.js"
+EXERCISES = ROOT / "exercises"
+sys.path.insert(0, str(BOOK / "_ext"))
+from assignments import make_student_versions  # noqa: E402  book/_ext/assignments.py
 
 
 def log(message):
@@ -128,6 +131,7 @@ def worker(lang, build_dir, fresh, cache_dir):
             "external_toc_path": str(toc),
             "nitpicky": True,  # -n
             "latex_individualpages": False,
+            "assignments_student_dir": str(student_dir(build_dir)),
         },
         builder="html",
         warningiserror=True,  # -W
@@ -138,6 +142,11 @@ def worker(lang, build_dir, fresh, cache_dir):
         print(f"build failed: {result!r}", file=sys.stderr)
         return 1
     return int(result or 0)
+
+
+def student_dir(build_dir):
+    """Where the student versions of the assignments are (see book/_ext/assignments.py)."""
+    return build_dir / "assignments" / "student"
 
 
 def landing_page(build_dir):
@@ -265,6 +274,14 @@ def main(argv=None):
     t0 = time.perf_counter()
     ensure_mathjax()
     (build_dir / "html").mkdir(parents=True, exist_ok=True)
+    t1 = time.perf_counter()
+    try:
+        ids = make_student_versions(EXERCISES, student_dir(build_dir).parent)
+    except RuntimeError as error:
+        log(f"FAILED: student versions of the assignments: {error}")
+        return 1
+    log(f"student versions of {len(ids)} assignments (nbgrader generate_assignment) "
+        f"in {time.perf_counter() - t1:.1f} s")
     failed, _ = run_workers(args.lang, build_dir, args.all, max(1, args.jobs), args.cache)
     if failed:
         log(f"FAILED: {', '.join(failed)} (warnings are errors; see the messages above)")

@@ -13,7 +13,8 @@ REPO = Path(__file__).resolve().parent.parent
 EXERCISES = REPO / "exercises"
 BIN = Path(sys.executable).parent
 ASSIGNMENTS = ("a1_finite_differences", "a2_forward_mode", "a3_reverse_mode", "a4_hvp_hutchinson",
-               "a5_checkpointing")
+               "a5_checkpointing", "a6_mds_gradient", "a7_choosing_a_mode", "a8_beyond_the_chain_rule",
+               "a9_mock_exam")
 MATHJAX = REPO / "node_modules" / "mathjax" / "es5" / "tex-svg.js"
 
 

@@ -1,4 +1,4 @@
-"""The five assignments: sources that pass their own tests, releases that give nothing away,
+"""The assignments: sources that pass their own tests, releases that give nothing away,
 and the rules for students' code (adcourse/answer_cells.py).
 
 Runs nbgrader's real commands on a temporary copy of the course.
@@ -263,10 +263,11 @@ def test_the_rules_cell_lists_what_the_policy_allows(assignment):
             assert word in text, word
     assert not _latin_words(re.sub(r"\*[^*]*\*|Restart & Run All|IPython|JAX|autograd|numpy|matplotlib",
                                    " ", russian)), _latin_words(russian)
-    # the introduction names the same adcourse functions as the rules
-    intro = next(c.source for c in nb.cells if grade_id(c) == "intro")
-    named = set(re.findall(r"`adcourse\.(\w+)`", intro.split("but not")[0].split("**RU.**")[0]))
-    assert named == set(allowed.get("adcourse") or ()), named
+    # where the introduction says what may be used, it names the same adcourse functions as the rules
+    intro = next(c.source for c in nb.cells if grade_id(c) == "intro").split("**RU.**")[0]
+    may_use = re.search(r"you may use (.*?)(?:,\s+but not|\.\s)", intro, re.S)
+    named = set(re.findall(r"`adcourse\.(\w+)`", may_use.group(1))) if may_use else set()
+    assert named == set(allowed.get("adcourse") or ()) or not may_use and "adcourse" not in allowed, named
 
 
 @pytest.mark.parametrize("language", ["en", "ru"])
@@ -287,15 +288,16 @@ def test_the_students_page_states_the_rules_the_policy_applies(language):
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_every_visible_assert_says_what_was_expected_and_what_came(assignment):
+def test_every_visible_assert_says_what_came(assignment):
     nb = read(EXERCISES / "source" / assignment / f"{assignment}.ipynb")
     for cell in nb.cells:
         if cell.metadata["nbgrader"].get("grade") and cell.cell_type == "code":
             for node in ast.walk(ast.parse(without_hidden_tests(cell.source))):
-                if isinstance(node, ast.Assert):
+                if isinstance(node, ast.Assert):  # a message that shows the answer's value: an f-string
                     message = ast.unparse(node.msg) if node.msg else ""
-                    assert "expected" in message and "got" in message and isinstance(node.msg, ast.JoinedStr), \
-                        (grade_id(cell), node.lineno, message)
+                    shows = isinstance(node.msg, ast.JoinedStr) and \
+                        any(isinstance(part, ast.FormattedValue) for part in node.msg.values)
+                    assert shows, (grade_id(cell), node.lineno, message)
 
 
 def test_the_references_of_the_hidden_checks_agree_with_jax():
@@ -353,6 +355,141 @@ def test_the_references_of_the_hidden_checks_agree_with_jax():
         assert_close(adcourse.grad(ours)(x0), jax.grad(theirs)(x0))
 
 
+def test_the_references_of_assignment_6_agree_with_jax():
+    """The MDS gradient in closed form against jax.grad and adcourse.grad; the Procrustes
+    reference satisfies the optimality condition (QᵀM symmetric positive semidefinite);
+    classical MDS reproduces Euclidean distances."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    import adcourse
+    from adgrader import a6
+    from conftest import assert_close
+
+    rng = np.random.default_rng(6)
+    for N, k, noise in ((2, 1, 0.0), (7, 2, 0.5), (9, 3, 2.0)):
+        _, D = a6.problem(rng, N, k, noise)
+        W = rng.standard_normal((N, k))
+        assert_close(a6.gradient_reference(W, D), jax.jit(jax.grad(lambda V: a6.loss(V, D, jnp)))(W))
+        assert_close(a6.gradient_reference(W, D), adcourse.grad(lambda V: a6.loss(V, D))(W))
+    for N, k in ((6, 1), (9, 2), (12, 3)):
+        X, W = rng.standard_normal((N, k)), rng.standard_normal((N, k))
+        aligned = a6.procrustes_reference(W, X)
+        Wc, Xc = W - W.mean(axis=0), X - X.mean(axis=0)
+        Q = np.linalg.lstsq(Wc, aligned - X.mean(axis=0), rcond=None)[0]
+        assert_close(Q.T @ Q, np.eye(k), atol=1e-10)
+        S = Q.T @ (Wc.T @ Xc)
+        assert_close(S, S.T, atol=1e-10)
+        assert np.all(np.linalg.eigvalsh((S + S.T) / 2) >= -1e-10)
+        X, D = a6.problem(rng, N, k)
+        gram = a6.gram_of_classical_mds(D, k)
+        values, vectors = np.linalg.eigh(gram)
+        Y = vectors[:, -k:] * np.sqrt(np.maximum(values[-k:], 0))
+        assert_close(a6.squared_distances(Y), D, atol=1e-9)
+
+
+def test_the_references_of_assignment_7_agree_with_jax():
+    """The closed-form Jacobians against jax.jacfwd, and the sweep meter against adcourse's own
+    jacfwd (n forward sweeps) and jacrev (one recording, m backward sweeps)."""
+    import jax
+    import numpy as np
+    import jax.numpy as jnp
+
+    import adcourse
+    from adgrader import a7
+    from conftest import assert_close
+
+    for n, m in a7.SIZES:
+        ours = a7.functions(np.random.default_rng(n * 10 + m), n, m)
+        theirs = a7.functions(np.random.default_rng(n * 10 + m), n, m, xp=jnp)
+        x = np.random.default_rng(m).standard_normal(n)
+        for name, (f, jacobian) in ours.items():
+            if (n, m) in ((3, 5), (6, 2)):  # the same formulas at every size: two are enough for JAX
+                assert_close(jacobian(x), jax.jit(jax.jacfwd(theirs[name][0]))(x))
+            wrapped, meter = a7.metered(f)
+            assert_close(adcourse.jacfwd(wrapped)(x), jacobian(x))
+            assert (meter.recordings, meter.forward, meter.backward) == (0, n, 0)
+            wrapped, meter = a7.metered(f)
+            assert_close(adcourse.jacrev(wrapped)(x), jacobian(x))
+            assert (meter.recordings, meter.forward, meter.backward) == (1, 0, m)
+    for n, k, m in ((12, 1, 9), (16, 3, 30)):
+        h, g, jacobian = a7.waist_functions(np.random.default_rng(k), n, k, m)
+        h_jax, g_jax, _ = a7.waist_functions(np.random.default_rng(k), n, k, m, xp=jnp)
+        w = np.random.default_rng(n).standard_normal(n)
+        assert_close(jacobian(w), jax.jit(jax.jacfwd(lambda v: g_jax(h_jax(v))))(w))
+
+
+def test_the_references_of_assignment_8_agree_with_jax():
+    """adcourse.grad of the scalar programs, the tape count, the implicit gradients of ridge
+    regression, softplus and the logistic loss, all against JAX."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    import adcourse
+    from adcourse.graph import trace_graph
+    from adgrader import a8
+    from conftest import assert_close
+
+    rng = np.random.default_rng(8)
+    for name, program in a8.PROGRAMS.items():
+        x = float(rng.uniform(0.1, 0.9))
+        assert_close(adcourse.grad(program)(x), jax.jit(jax.grad(program))(x), rtol=1e-9)
+    for name, program in a8.TAPE_PROGRAMS.items():
+        assert a8.operations(program, 0.3) == len(trace_graph(program, 0.3).nodes) - 1, name
+    for p, q, mu in ((8, 3, 0.5), (5, 5, 0.0), (4, 7, 1.0)):
+        A, b, target = rng.standard_normal((p, q)), rng.standard_normal(p), rng.standard_normal(q)
+
+        def loss(A, b, mu):
+            x = jnp.linalg.solve(A.T @ A + mu * jnp.eye(q), A.T @ b)
+            return 0.5 * jnp.sum((x - target) ** 2)
+
+        x_star = np.linalg.solve(A.T @ A + mu * np.eye(q), A.T @ b)
+        assert_close(list(a8.ridge_reference(A, b, mu, x_star - target)),
+                     list(jax.jit(jax.grad(loss, argnums=(0, 1, 2)))(A, b, mu)), rtol=1e-9, atol=1e-11)
+    z = np.concatenate([np.linspace(-1000, 1000, 41), [0.0, 1e-9, -30.0, 36.0]])
+    value, sigmoid = a8.softplus_reference(z)
+    assert_close(value, jax.nn.softplus(z))
+    assert_close(sigmoid, jax.jit(jax.vmap(jax.grad(jax.nn.softplus)))(z))
+    X, y = rng.standard_normal((30, 3)), np.where(rng.uniform(size=30) < 0.5, -1.0, 1.0)
+    logistic = jax.jit(jax.value_and_grad(lambda w: jnp.mean(jax.nn.softplus(-y * (X @ w)))))
+    for scale in (0.1, 100.0, 1000.0):
+        w = scale * rng.standard_normal(3)
+        assert_close(list(a8.logistic_reference(w, X, y)), list(logistic(w)))
+
+
+def test_the_references_of_assignment_9_agree_with_jax():
+    """Tangents of every node against jax.jvp, and adjoints against jax.grad with respect to a
+    perturbation added to each node."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from adgrader import a9
+    from conftest import assert_close
+
+    def perturbed(w1, w2, delta):
+        """L with delta[name] added to each node as it is computed."""
+        v = {"w1": w1 + delta["w1"], "w2": w2 + delta["w2"]}
+        v["v1"] = v["w1"] * v["w2"] + delta["v1"]
+        v["v2"] = jnp.exp(v["v1"]) + delta["v2"]
+        v["v3"] = jnp.sin(v["w2"]) + delta["v3"]
+        v["v4"] = v["v2"] * v["v3"] + delta["v4"]
+        return v["v1"] + v["v4"] + delta["L"]
+
+    rng = np.random.default_rng(9)
+    for _ in range(3):
+        w1, w2, dw1, dw2 = (float(v) for v in rng.uniform(-1.5, 1.5, 4))
+        ours = a9.reference_tangents(w1, w2, dw1, dw2)
+        _, theirs = jax.jvp(lambda a, b: a9.nodes(a, b, jnp), (w1, w2), (dw1, dw2))
+        assert_close([ours[k] for k in a9.FORWARD_KEYS], [theirs[k] for k in a9.FORWARD_KEYS])
+        zero = dict.fromkeys(a9.BACKWARD_KEYS, 0.0)
+        adjoint = jax.grad(lambda d: perturbed(w1, w2, d))(zero)
+        ours = a9.reference_adjoints(w1, w2)
+        assert_close([ours[k] for k in a9.BACKWARD_KEYS], [adjoint[k] for k in a9.BACKWARD_KEYS])
+
+
 # Wrong answers that a careless or cunning student could hand in, most of them passing the
 # visible tests: (assignment, answer cell, piece of the solution, replacement, hidden check).
 WRONG = [
@@ -402,6 +539,48 @@ WRONG = [
      "return peak, 2 * n - segments", "counting"),  # the calls of a scheme that recomputes every segment
     ("a5_checkpointing", "counting", "return min(range(1, n + 1), key=lambda k: (checkpoint_cost(n, k)[0], k))",
      "return max(1, round(math.sqrt(n)))", "counting"),
+    ("a6_mds_gradient", "mds_gradient_answer", "return 8 * (", "return 4 * (", "gradient"),  # one of two terms
+    ("a6_mds_gradient", "mds_descent_answer", "range(n_steps)", "range(n_steps + 1)", "descent"),
+    ("a6_mds_gradient", "procrustes_answer", "return (W - W_mean) @ U @ Vt + X_mean",
+     "U[:, -1] *= np.sign(np.linalg.det(U @ Vt))\n    return (W - W_mean) @ U @ Vt + X_mean",
+     "procrustes"),  # rotations only: a mirrored configuration stays mirrored
+    ("a6_mds_gradient", "procrustes_answer", "@ U @ Vt + X_mean", "@ U @ Vt", "procrustes"),  # no shift back
+    ("a6_mds_gradient", "classical_mds_answer", "np.argsort(values)[::-1][:k]", "np.argsort(values)[:k]",
+     "classical"),
+    ("a7_choosing_a_mode", "jacobian_forward_answer", "_, column = adcourse.jvp(f, (x,), (e,))",
+     "adcourse.jvp(f, (x,), (e,))\n        _, column = adcourse.jvp(f, (x,), (e,))",
+     "forward_sweeps"),  # right values, 2n sweeps
+    ("a7_choosing_a_mode", "jacobian_reverse_answer", "rows = [pullback(e)[0] for e in np.eye(np.size(y))]",
+     "rows = [adcourse.vjp(f, x)[1](e)[0] for e in np.eye(np.size(y))]",
+     "reverse_sweeps"),  # f recorded once per row
+    ("a7_choosing_a_mode", "cost_model_answer", "s_f = np.mean(", "s_f = np.median(", "cost_model"),
+    ("a7_choosing_a_mode", "cost_model_answer", "return (n * s_f - r_0) / (n * s_b)", "return s_f / s_b",
+     "cost_model"),
+    ("a7_choosing_a_mode", "waist_answer", "J_h = jacobian_reverse(h, w)",
+     "return jacobian_forward(lambda v: g(h(v)), w)", "waist"),  # right values, n sweeps
+    ("a8_beyond_the_chain_rule", "symbolic_answer", "derivative(a, done), derivative(b, done)",
+     "derivative(a), derivative(b)", "symbolic"),  # no sharing: the derivative swells
+    ("a8_beyond_the_chain_rule", "symbolic_answer", "da * b + a * db", "da * db", "symbolic"),
+    ("a8_beyond_the_chain_rule", "symbolic_answer", "sizes[id(e)] = 1 + sum(formula_size(c, sizes) for c in e.children)",
+     "sizes[id(e)] = 1 + sum(formula_size(c, sizes) for c in set(e.children))", "symbolic"),
+    ("a8_beyond_the_chain_rule", "tape_answer", "def __neg__(self): return self._record(-self.value)",
+     "def __neg__(self): return Recorded(-self.value)", "tape"),
+    ("a8_beyond_the_chain_rule", "ridge_answer", "-float(lam @ x)", "float(lam @ x)", "ridge"),
+    ("a8_beyond_the_chain_rule", "ridge_answer", "lam = np.linalg.solve(M, g)", "lam = np.linalg.solve(A.T @ A, g)",
+     "ridge"),
+    ("a8_beyond_the_chain_rule", "softplus_answer", "value = np.maximum(z, 0.0) + np.log1p(e)",
+     "value = np.log1p(np.exp(z))", "softplus"),
+    ("a8_beyond_the_chain_rule", "softplus_answer", "return np.asarray(g, dtype=float) * sigmoid", "return sigmoid",
+     "softplus"),
+    ("a8_beyond_the_chain_rule", "logistic_answer", "X.T @ (-y * dL_dz)", "X.T @ (y * dL_dz)", "logistic_loss"),
+    ("a9_mock_exam", "fd_answer", "f0, plus, minus = f(x), f(x + step), f(x - step)",
+     "f0, plus, minus = f(x), f(x + step), f(x - step)\n    f(x)", "finite_differences"),
+    ("a9_mock_exam", "fd_answer", "(plus - minus) / (2 * eps)", "(plus - minus) / eps", "finite_differences"),
+    ("a9_mock_exam", "forward_answer", "d4 = v3 * d2 + v2 * d3", "d4 = v3 * d2", "forward_sweep"),
+    ("a9_mock_exam", "backward_answer", 'bar["v1"] = bar["L"] + bar["v2"] * v2', 'bar["v1"] = bar["v2"] * v2',
+     "backward_sweep"),  # one of v1's two children forgotten
+    ("a9_mock_exam", "hutchinson_answer", "2.0 * (np.sum(X ** 2) - np.sum(np.diag(X) ** 2))", "2.0 * np.sum(X ** 2)",
+     "hutchinson"),  # the variance of a Gaussian probe
 ]
 
 

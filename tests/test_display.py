@@ -34,7 +34,7 @@ def english_afterwards():
 def test_numbers_in_both_languages(value, spec, en, ru):
     assert number(value, spec, "en") == en
     assert number(value, spec, "ru") == ru
-    assert repr(number(value, spec, "ru")) == ru  # glue shows it without quotes
+    assert type(number(value, spec, "ru")) is str  # glue:text shows a str without quotes
 
 
 @pytest.mark.parametrize("n,form", [(1, "раз"), (2, "раза"), (4, "раза"), (5, "раз"), (11, "раз"),

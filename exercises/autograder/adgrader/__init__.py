@@ -1,4 +1,4 @@
-"""The course's autograder: hidden checks (a1 … a5), what they stand on inside the grading
+"""The course's autograder: hidden checks (a1 … a9), what they stand on inside the grading
 kernel (guard), and the course's nbgrader plugins (plugins/). The rules for students' code are
 ``adcourse.answer_cells``, which students can run too.
 
