@@ -758,7 +758,7 @@ def check_answer_cells(notebook):
     saved = datetime.datetime.fromtimestamp(os.path.getmtime(path)).strftime("%H:%M:%S")
     if not found:
         print(f"The autograder will run every answer cell of {os.path.basename(path)} (as saved at {saved}).\n"
-              f"Автопроверка запустит все ячейки с ответами {os.path.basename(path)} (сохранённого в {saved}).")
+              f"Автопроверка запустит все ячейки с ответами ноутбука {os.path.basename(path)} (сохранён в {saved}).")
     for where, violations in found:
         en, ru = refusal(where, violations)
         print(f"{en}\n{ru}\n")

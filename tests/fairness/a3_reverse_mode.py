@@ -300,4 +300,113 @@ def two_layer_backprop(x, w1, w2, y):
     return tuple([total / (2 * b), dw1, dw2, dv1])
 ''',
     },
+    {   # 4: solved from the release as a student would, then graded: slots, one helper for binary nodes,
+        #    a backward sweep that starts at the output and skips zero adjoints
+        "tape": '''\
+TAPE = []  # every Var in the order it was created
+
+
+class Var:
+    """A scalar on the tape: its value, its adjoint dL/dv (grad), and its parents with the
+    local derivatives d(self)/d(parent)."""
+
+    __slots__ = ("value", "grad", "parents")
+
+    def __init__(self, value, parents=()):
+        self.value = float(value)
+        self.grad = 0.0
+        self.parents = tuple(parents)  # pairs (parent Var, local derivative)
+        TAPE.append(self)
+
+    def __repr__(self):
+        return f"Var({self.value}, grad={self.grad})"
+
+    @staticmethod
+    def lift(x):
+        return x if isinstance(x, Var) else Var(x)
+
+    # binary operators: value and the two local derivatives
+    def _binary(self, other, value, d_self, d_other):
+        return Var(value, [(self, d_self), (other, d_other)])
+
+    def __add__(self, other):
+        o = Var.lift(other)
+        return self._binary(o, self.value + o.value, 1.0, 1.0)
+
+    def __radd__(self, other):
+        return Var.lift(other) + self
+
+    def __neg__(self):
+        return Var(-self.value, [(self, -1.0)])
+
+    def __sub__(self, other):
+        o = Var.lift(other)
+        return self._binary(o, self.value - o.value, 1.0, -1.0)
+
+    def __rsub__(self, other):
+        return Var.lift(other) - self
+
+    def __mul__(self, other):
+        o = Var.lift(other)
+        return self._binary(o, self.value * o.value, o.value, self.value)
+
+    def __rmul__(self, other):
+        return Var.lift(other) * self
+
+    def __truediv__(self, other):
+        o = Var.lift(other)
+        q = self.value / o.value
+        return self._binary(o, q, 1.0 / o.value, -q / o.value)
+
+    def __rtruediv__(self, other):
+        return Var.lift(other) / self
+
+    def __pow__(self, exponent):
+        return Var(self.value ** exponent, [(self, exponent * self.value ** (exponent - 1))])
+
+
+def log(x):
+    return Var(math.log(x.value), [(x, 1.0 / x.value)])
+
+
+def sqrt(x):
+    s = math.sqrt(x.value)
+    return Var(s, [(x, 1.0 / (2.0 * s))])
+
+
+def exp(x):
+    e = math.exp(x.value)
+    return Var(e, [(x, e)])
+
+
+def sin(x):
+    return Var(math.sin(x.value), [(x, math.cos(x.value))])
+
+
+def backward(output):
+    """Adjoints dL/dv of every node on the tape, for L = output, in one reverse sweep."""
+    for node in TAPE:
+        node.grad = 0.0
+    output.grad = 1.0
+    stop = next(i for i in range(len(TAPE) - 1, -1, -1) if TAPE[i] is output)
+    for node in TAPE[stop::-1]:   # nodes created after the output cannot feed it
+        if node.grad:
+            for parent, local in node.parents:
+                parent.grad += local * node.grad
+''',
+        "backprop": '''\
+def two_layer_backprop(x, w1, w2, y):
+    """L = sum((v2 - y)^2) / (2b) for v1 = sigmoid(x w1), v2 = sigmoid(v1 w2), and its
+    gradients with respect to w1, w2 and v1, by one forward and one backward pass."""
+    b = x.shape[0]
+    v1 = sigmoid(x @ w1)
+    v2 = sigmoid(v1 @ w2)
+    err = v2 - y
+    L = 0.5 * np.mean(np.sum(err * err, axis=1))
+    s2 = err * v2 * (1.0 - v2) / b       # dL/dz2
+    dL_dv1 = s2 @ w2.T
+    s1 = dL_dv1 * v1 * (1.0 - v1)        # dL/dz1
+    return L, x.T @ s1, v1.T @ s2, dL_dv1
+''',
+    },
 ]
