@@ -8,13 +8,17 @@ PY     := $(VENV)/bin/python
 .PHONY: book test clean
 
 $(PY):
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade "pip>=23,<27"
+	@echo "[make] creating the virtual environment $(VENV)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --upgrade "pip>=23,<27" > /dev/null
 
-# A stamp per set of extras: reinstall only when pyproject.toml changes.
+# A stamp per set of extras: reinstall only when pyproject.toml changes. pip's output
+# (setuptools' notices included) goes to a log, printed only when the install fails.
 $(VENV)/.installed-%: pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e ".[$(subst +,$(comma),$*)]"
-	touch $@
+	@echo "[make] installing adcourse[$*] and its dependencies into $(VENV) (log: $(VENV)/pip-$*.log)"
+	@$(PY) -m pip install --quiet -e ".[$(subst +,$(comma),$*)]" > $(VENV)/pip-$*.log 2>&1 \
+	  || { tail -n 40 $(VENV)/pip-$*.log; echo "[make] pip failed: see $(VENV)/pip-$*.log"; exit 1; }
+	@touch $@
 
 comma := ,
 
@@ -34,9 +38,10 @@ define need_debian
 endef
 
 # Both languages into _build/html (en/, ru/, index.html); see book/build.py.
+# It prints a line per step and per executed chapter; Sphinx's output goes to _build/logs/build.log.
 book: $(VENV)/.installed-book
 	$(call need_debian,npm)
-	$(PY) book/build.py
+	@$(PY) book/build.py
 
 # npm's packages, as package-lock.json pins them: MathJax, configurable-http-proxy.
 node_modules/.installed: package-lock.json

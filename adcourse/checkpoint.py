@@ -35,9 +35,10 @@ from math import ceil, comb, sqrt
 
 import numpy as np
 
+from .checks import check_count
 from .core import EveryArgument, Primitive, Tracer, concrete
 from .forward import jvp
-from .reverse import vjp
+from .reverse import record, vjp
 from .tree import tree_flatten
 
 
@@ -74,7 +75,8 @@ def checkpoint(fun):
     def vjp_rule(i, g, ans, *args, **params):  # the recomputation happens here, when the sweep arrives
         return vjp(with_only(i, args, params), args[i])[1](g)[0]
 
-    return Primitive(f"checkpoint({name})", run, jvp=EveryArgument(jvp_rule), vjp=EveryArgument(vjp_rule))
+    return Primitive(f"checkpoint({name})", run, jvp=EveryArgument(jvp_rule), vjp=EveryArgument(vjp_rule),
+                     saves=("args",))  # the arguments, to run fun again; not its output
 
 
 # --- schedules: lists of actions, built without running anything -------------------------------
@@ -84,7 +86,7 @@ POLICIES = ("store_all", "every_k", "binomial")
 
 def store_all_schedule(n):
     """Record all n layers, compute the loss, pull back through all n: plain reverse mode."""
-    n = _count("n", n, 1)
+    n = check_count("n", n, 1)
     return ([("record", k) for k in range(n)] + [("loss", n)]
             + [("backward", k) for k in reversed(range(n))])
 
@@ -97,8 +99,8 @@ def every_k_schedule(n, every):
     nothing. With m = ⌈n/k⌉ segments: n − (length of the last segment) steps recomputed, and at most
     m − 1 checkpoints plus k tapes held at once (n/k + k − 1 when k divides n; 2√n − 1 at k = √n).
     """
-    n = _count("n", n, 1)
-    k = _count("every", every, 1)
+    n = check_count("n", n, 1)
+    k = check_count("every", every, 1)
     if k > n:
         raise ValueError(f"every={k} is longer than the chain of n={n} layers; take 1 <= every <= n")
     starts = list(range(0, n, k))
@@ -124,7 +126,7 @@ def optimal_recomputations(n, slots):
     counted. So t counts the first sweep x_0 → x_{n−1} too (t = n − 1 when s ≥ n − 1); it is also
     the number of layer evaluations beyond the n recorded ones, which is ``recomputed`` in our reports.
     """
-    n = _count("n", n, 1)
+    n = check_count("n", n, 1)
     s = _slots(slots)
     r = 0
     while comb(s + r, r) < n:
@@ -141,7 +143,7 @@ def binomial_schedule(n, slots):
     step is reached again from x_a. One tape exists at a time: a layer is recorded just before its
     backward step.
     """
-    n = _count("n", n, 1)
+    n = check_count("n", n, 1)
     slots = _slots(slots)
     schedule = []
 
@@ -188,7 +190,7 @@ def chain_schedule(n, policy="store_all", every=None, slots=None):
     if policy == "store_all":
         return store_all_schedule(n)
     if policy == "every_k":
-        return every_k_schedule(n, ceil(sqrt(_count("n", n, 1))) if every is None else every)
+        return every_k_schedule(n, ceil(sqrt(check_count("n", n, 1))) if every is None else every)
     if policy == "binomial":
         if slots is None:
             raise ValueError("the binomial policy needs a memory budget: pass slots=s (s >= 1 checkpoints)")
@@ -305,17 +307,11 @@ class _Executor:
     def record(self, k):
         if problem := self._need_state(k):
             return problem
-        tape = []
-
-        def watched(x, *p):
-            tape.append(x.trace.tape)  # the input's tracer knows the tape the engine records on
-            return self.layers[k](x, *p)
-
         if self.wrt_params:
-            out, pullback = vjp(watched, self.state, *self._params_of(k))
+            out, pullback, tape = record(self.layers[k], (self.state, *self._params_of(k)))
         else:
-            out, pullback = vjp(lambda x: watched(x, *self._params_of(k)), self.state)
-        self.tapes[k] = (pullback, [concrete(entry) for entry in tape[0]])  # its v_i
+            out, pullback, tape = record(lambda x: self.layers[k](x, *self._params_of(k)), (self.state,))
+        self.tapes[k] = (pullback, [concrete(v) for node in tape.nodes for v in (node.ans, *node.args)])
         self._step_done(out)
 
     def _step_done(self, out):
@@ -397,10 +393,4 @@ def _slots(slots):
         raise ValueError(f"slots={slots} is too small a memory budget: reversing a chain needs at least "
                          f"1 checkpoint slot, the one that holds the input x_0 (1 slot recomputes "
                          f"n(n-1)/2 steps; more slots, fewer)")
-    return _count("slots", slots, 1)
-
-
-def _count(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+    return check_count("slots", slots, 1)

@@ -10,6 +10,9 @@ Transforms nest. Every call of ``jvp`` or ``vjp`` opens a trace with a fresh,
 higher *level*; a primitive goes to the highest-level trace among its
 arguments, and that trace sees values of lower levels as constants. This is
 what keeps ``grad(grad(f))`` right and rules out perturbation confusion.
+
+This module imports nothing else of adcourse. What makes a tracer behave like an array
+(operators, methods, numpy's protocols) is attached in numpy.py, beside the primitives.
 """
 import itertools
 
@@ -19,7 +22,9 @@ _levels = itertools.count(1)  # nested transforms always get higher levels than 
 
 
 class Trace:
-    """One running transform. Subclasses define ``process(prim, args, params)``."""
+    """One running transform. Subclasses define ``process(prim, args, params)`` for a primitive,
+    and ``process_custom_jvp(call, args)`` / ``process_custom_vjp(call, args)`` for a function
+    with custom rules (custom.py)."""
 
     def __init__(self):
         self.level = next(_levels)
@@ -28,13 +33,19 @@ class Trace:
 class Primitive:
     """An operation with an implementation on arrays and per-argument derivative rules.
 
-    ``jvps[i](t, ans, *args, **params)`` is the output tangent caused by tangent ``t`` of argument i;
-    ``vjps[i](g, ans, *args, **params)`` is the cotangent of argument i given the output cotangent ``g``.
+    ``jvp[i](t, ans, *args, **params)`` is the output tangent caused by tangent ``t`` of argument i;
+    ``vjp[i](g, ans, *args, **params)`` is the cotangent of argument i given the output cotangent ``g``.
     A rule of ``None`` marks an argument that is not differentiable (a condition, an index).
+    ``saves`` lists what the VJP rules read, "ans" and argument positions ("args": all of them);
+    reverse mode keeps only that on its tape, and of the rest only the shape. None: everything.
+    ``linear`` says where the primitive is linear, so that linear_transpose may use its VJP rules
+    as the transpose: argument positions, jointly ("args": all of them), or "each" (linear in each
+    argument while the others are held fixed, like a product); None: nowhere.
     """
 
-    def __init__(self, name, impl, jvp=(), vjp=()):
-        self.name, self.impl, self.jvps, self.vjps = name, impl, jvp, vjp
+    def __init__(self, name, impl, jvp=(), vjp=(), saves=None, linear=None):
+        self.name, self.impl, self.jvp, self.vjp = name, impl, jvp, vjp
+        self.saves, self.linear = saves, linear
 
     def __call__(self, *args, **params):
         top = None
@@ -67,7 +78,7 @@ def concrete(x):
 
 
 class Tracer:
-    """A value watched by a transform. Arithmetic operators are attached in adcourse/numpy.py."""
+    """A value watched by a transform: its trace, and its value (``primal``) one level down."""
 
     __slots__ = ("trace", "primal")
     __array_priority__ = 1000
@@ -77,70 +88,8 @@ class Tracer:
     size = property(lambda self: int(np.prod(self.shape)))
     dtype = property(lambda self: np.asarray(concrete(self)).dtype)
 
-    def __len__(self):
-        if not self.shape:
-            raise TypeError("len() of a 0-d traced value")
-        return self.shape[0]
-
-    def __iter__(self):
-        return (self[i] for i in range(len(self)))
-
-    def __bool__(self):  # Python control flow on values is allowed: the branch taken is traced
-        return bool(concrete(self))
-
-    # Comparisons give plain boolean arrays: they are piecewise constant, so carry no derivative.
-    def __lt__(self, other): return concrete(self) < concrete(other)
-    def __le__(self, other): return concrete(self) <= concrete(other)
-    def __gt__(self, other): return concrete(self) > concrete(other)
-    def __ge__(self, other): return concrete(self) >= concrete(other)
-    def __eq__(self, other): return concrete(self) == concrete(other)
-    def __ne__(self, other): return concrete(self) != concrete(other)
-    __hash__ = object.__hash__
-
     def __repr__(self):
         return f"{type(self).__name__}(level={self.trace.level}, value={concrete(self)!r})"
-
-    # --- what cannot be differentiated, said clearly ---------------------------------------
-    def __array__(self, dtype=None, copy=None):
-        raise TypeError(
-            "a traced value was turned into a plain numpy array (np.asarray, np.array, or "
-            "assignment into a numpy array), which would cut it out of the derivative. "
-            "Build arrays with adcourse.numpy instead: anp.stack, anp.concatenate, anp.where.")
-
-    def __setitem__(self, index, value):
-        raise TypeError(
-            "in-place assignment x[...] = ... on a traced value cannot be differentiated. "
-            "Build a new array instead: anp.where(mask, new, x), anp.concatenate or anp.stack "
-            "(import adcourse.numpy as anp).")
-
-    def __float__(self):
-        raise TypeError(
-            "float() of a traced value would cut it out of the derivative; keep it an array, "
-            "or call float() on the result outside the transform.")
-
-    __int__ = __complex__ = __index__ = __float__
-
-    def __array_function__(self, func, types, args, kwargs):
-        if func in (np.shape, np.ndim, np.size) and len(args) == 1 and not kwargs:
-            return func(concrete(self))  # asking for the shape is fine
-        raise TypeError(numpy_misuse_message(f"numpy.{func.__name__}"))
-
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        # ``ndarray + tracer`` comes here through numpy: send operators to their adcourse twins.
-        from . import numpy as anp
-        twin = anp.UFUNC_TWINS.get(ufunc)
-        if twin is None or method != "__call__" or kwargs:
-            raise TypeError(numpy_misuse_message(f"numpy.{ufunc.__name__}"))
-        return twin(*inputs)
-
-
-def numpy_misuse_message(name):
-    from . import numpy as anp
-    short = name.split(".")[-1]
-    fix = (f"use adcourse.numpy.{short}" if hasattr(anp, short)
-           else f"adcourse.numpy has no {short}; write it from the functions adcourse.numpy has")
-    return (f"{name} was applied to a traced value; plain numpy cannot be differentiated. "
-            f"Use the functions of adcourse.numpy (import adcourse.numpy as anp): {fix}.")
 
 
 def shape_of(x):
@@ -149,7 +98,7 @@ def shape_of(x):
     return np.shape(x) if shape is None else shape
 
 
-def check_input(x, transform, position):
+def check_input(x, who, position):
     """A transform's input as a float array (or a tracer of an enclosing transform)."""
     if isinstance(x, Tracer):
         return x
@@ -160,12 +109,12 @@ def check_input(x, transform, position):
     try:
         array = np.asarray(x)
     except Exception as err:
-        raise TypeError(f"{transform}: argument {position} is not numeric ({type(x).__name__}); "
+        raise TypeError(f"{who}: argument {position} is not numeric ({type(x).__name__}); "
                         f"pass a float or a float array") from err
     if array.dtype.kind != "f":
         kind = {"i": "integer", "u": "integer", "b": "boolean"}.get(array.dtype.kind, "non-numeric")
         example = " (write 2.0, not 2)" if kind == "integer" else ""
-        raise TypeError(f"{transform}: argument {position} has {kind} dtype {array.dtype}; "
+        raise TypeError(f"{who}: argument {position} has {kind} dtype {array.dtype}; "
                         f"derivatives are taken at float values: pass floats{example} "
                         f"or convert with np.asarray(x, dtype=float)")
     return array[()] if array.ndim == 0 else array

@@ -19,6 +19,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .forward import jvp as adcourse_jvp
+from .reverse import vjp as adcourse_vjp
+
 EPS = np.finfo(np.float64).eps
 SCHEMES = ("forward", "backward", "central", "complex")
 # Relative step of each scheme: about the minimiser of truncation + rounding (see
@@ -177,9 +180,11 @@ def optimal_step(scheme, value_scale, derivative_scale, eps=EPS):
 
 # --- checking AD against finite differences -----------------------------------------------
 
-def check_grads(fun, args, order=1, modes=("fwd", "rev"), eps=None, rtol=1e-5, atol=1e-5, rng=None):
-    """Check ``adcourse.jvp`` ("fwd") and ``adcourse.vjp`` ("rev") of ``fun`` at ``args``
-    against central differences along random directions v:
+def check_grads(fun, args, order=1, modes=("fwd", "rev"), eps=None, rtol=1e-5, atol=1e-5, rng=None,
+                jvp=adcourse_jvp, vjp=adcourse_vjp):
+    """Check ``jvp`` ("fwd") and ``vjp`` ("rev") of ``fun`` at ``args`` (adcourse's by default;
+    any pair with JAX's semantics, JAX's own included) against central differences along random
+    directions v:
     fwd  J v  ≈ (f(x + εv) − f(x − εv)) / (2ε);
     rev  ⟨vjp(u), v⟩ ≈ ⟨u, (f(x + εv) − f(x − εv)) / (2ε)⟩ for a random cotangent u.
 
@@ -200,35 +205,33 @@ def check_grads(fun, args, order=1, modes=("fwd", "rev"), eps=None, rtol=1e-5, a
     eps = float(_check_step(eps, np.zeros(()), "central", name="eps"))
     rng = np.random.default_rng(rng)
     name = getattr(fun, "__name__", repr(fun))
-    _check_grads(fun, args, order, modes, eps, rtol, atol, rng, name)
+    _check_grads(fun, args, order, modes, (eps, rtol, atol, rng), (jvp, vjp), name)
 
 
-def _check_grads(fun, args, order, modes, eps, rtol, atol, rng, label):
-    # imported here and looked up at each call, so that this module does not depend on the
-    # order in which adcourse's modules load, and a test can substitute jvp/vjp
-    import adcourse
-
+def _check_grads(fun, args, order, modes, tolerances, transforms, label):
+    eps, rtol, atol, rng = tolerances
+    jvp, vjp = transforms
     if "fwd" in modes:
-        _check_jvp(fun, args, eps, rtol, atol, rng, label)
+        _check_jvp(fun, args, tolerances, jvp, label)
         if order > 1:
             k = len(args)
 
             def tangent_out(*primals_and_tangents):
-                return adcourse.jvp(fun, primals_and_tangents[:k], primals_and_tangents[k:])[1]
+                return jvp(fun, primals_and_tangents[:k], primals_and_tangents[k:])[1]
 
             tangents = tuple(rng.standard_normal(a.shape) for a in args)
-            _check_grads(tangent_out, args + tangents, order - 1, modes, eps, rtol, atol, rng,
+            _check_grads(tangent_out, args + tangents, order - 1, modes, tolerances, transforms,
                          f"the jvp of {label}")
     if "rev" in modes:
-        _check_vjp(fun, args, eps, rtol, atol, rng, label)
+        _check_vjp(fun, args, tolerances, vjp, label)
         if order > 1:
             cotangent = rng.standard_normal(np.shape(fun(*args)))
             for i in range(len(args)):
                 # one argument's cotangent at a time, so each checked function returns one array
                 def cotangent_in(*primals, i=i):
-                    return adcourse.vjp(fun, *primals)[1](cotangent)[i]
+                    return vjp(fun, *primals)[1](cotangent)[i]
 
-                _check_grads(cotangent_in, args, order - 1, modes, eps, rtol, atol, rng,
+                _check_grads(cotangent_in, args, order - 1, modes, tolerances, transforms,
                              f"the vjp of {label} (cotangent of argument {i})")
 
 
@@ -244,34 +247,38 @@ def _central_along(fun, args, v, eps):
     return (up - down) / (2 * eps)
 
 
-def _check_jvp(fun, args, eps, rtol, atol, rng, label):
-    import adcourse
+def _name_of(transform):
+    """adcourse.jvp for adcourse's own, else the module and name of what was passed."""
+    if transform in (adcourse_jvp, adcourse_vjp):
+        return f"adcourse.{transform.__name__}"
+    return f"{getattr(transform, '__module__', None) or ''}.{getattr(transform, '__name__', 'jvp')}".lstrip(".")
 
+
+def _check_jvp(fun, args, tolerances, jvp, label):
+    eps, rtol, atol, rng = tolerances
     v = _random_direction(args, rng)
     numerical = _central_along(fun, args, v, eps)
-    ad = np.asarray(adcourse.jvp(fun, args, v)[1], dtype=np.float64)
+    ad = np.asarray(jvp(fun, args, v)[1], dtype=np.float64)
     _compare(numerical, ad, rtol, atol,
-             f"forward mode: adcourse.jvp of {label} disagrees with central differences",
+             f"forward mode: {_name_of(jvp)} of {label} disagrees with central differences",
              f"at x = {_show(args)}, direction v = {_show(v)}",
              f"(f(x + eps*v) - f(x - eps*v)) / (2*eps) with eps = {eps:.3g}",
-             "adcourse.jvp(f, x, v)")
+             f"{_name_of(jvp)}(f, x, v)")
 
 
-def _check_vjp(fun, args, eps, rtol, atol, rng, label):
-    import adcourse
-
+def _check_vjp(fun, args, tolerances, vjp, label):
+    eps, rtol, atol, rng = tolerances
     v = _random_direction(args, rng)
     numerical_tangent = _central_along(fun, args, v, eps)
     u = rng.standard_normal(numerical_tangent.shape)
     numerical = np.sum(u * numerical_tangent)
-    _, vjp_fun = adcourse.vjp(fun, *args)
-    cotangents = vjp_fun(u)
+    cotangents = vjp(fun, *args)[1](u)
     ad = sum(np.sum(np.asarray(c, dtype=np.float64) * t) for c, t in zip(cotangents, v))
     _compare(numerical, ad, rtol, atol,
-             f"reverse mode: adcourse.vjp of {label} disagrees with central differences",
+             f"reverse mode: {_name_of(vjp)} of {label} disagrees with central differences",
              f"at x = {_show(args)}, direction v = {_show(v)}, cotangent u = {_show(u)}",
              f"<u, (f(x + eps*v) - f(x - eps*v)) / (2*eps)> with eps = {eps:.3g}",
-             "<vjp(u), v> from adcourse.vjp")
+             f"<vjp(u), v> from {_name_of(vjp)}")
 
 
 def _compare(numerical, ad, rtol, atol, headline, where, numerical_how, ad_how):

@@ -15,9 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import display
-from .core import check_input
-from .forward import push_tangent
-from .reverse import VJPTrace, VJPTracer, backward_pass
+from .reverse import ancestors, backward_pass, forward_sweep, record
 
 _FORMULAS = {"add": "{0} + {1}", "subtract": "{0} − {1}", "multiply": "{0} · {1}",
              "divide": "{0} / {1}", "power": "{0}^{1}", "negative": "−{0}", "matmul": "{0} @ {1}",
@@ -38,8 +36,8 @@ class GraphNode:
 class Graph:
     """The nodes of a traced function in evaluation order, inputs first, output last."""
 
-    def __init__(self, nodes, tape_nodes, trace):
-        self.nodes, self._tape_nodes, self._trace = nodes, tape_nodes, trace
+    def __init__(self, nodes, tape_nodes, tape):
+        self.nodes, self._tape_nodes, self._tape = nodes, tape_nodes, tape
         self.by_name = {n.name: n for n in nodes}
 
     @property
@@ -60,7 +58,6 @@ def trace_graph(fun, *args, input_names=None, output_name="L"):
     Inputs are named after fun's parameters (w1, w2, ...), intermediates v1, v2, ... in order
     of evaluation, the output ``output_name``. Nodes the output does not depend on are left out.
     """
-    trace = VJPTrace()
     if input_names is None:
         try:
             input_names = list(inspect.signature(fun).parameters)[:len(args)]
@@ -68,23 +65,19 @@ def trace_graph(fun, *args, input_names=None, output_name="L"):
             input_names = []
         if len(input_names) < len(args):
             input_names = [f"x{i + 1}" for i in range(len(args))]
-    inputs = [VJPTracer(trace, check_input(x, "trace_graph", i)) for i, x in enumerate(args)]
-    out = fun(*inputs)
-    if not (isinstance(out, VJPTracer) and out.trace is trace):
+    _, _, tape = record(fun, args, who="trace_graph", keep_all=True)
+    out = tape.outputs[0] if len(tape.outputs) == 1 else None
+    if out is None:
         raise ValueError("trace_graph: the output does not depend on the inputs; nothing to draw")
 
-    needed = {out.index}  # keep what the output depends on, walking the tape backwards
-    for node in reversed(trace.tape[:out.index + 1]):
-        if node.index in needed:
-            needed.update(parent.index for _, parent in node.parents)
-    needed.update(x.index for x in inputs)
-    kept = [n for n in trace.tape if n.index in needed]
+    needed = ancestors(tape, [out] + tape.inputs)  # what the output depends on, and the inputs
+    kept = [n for n in tape.nodes if n.index in needed]
 
     names, nodes, count = {}, [], 0
     for node in kept:
         if node.prim is None:
             names[node.index] = input_names[len(nodes)]
-            nodes.append(GraphNode(names[node.index], "input", [], names[node.index], node.primal))
+            nodes.append(GraphNode(names[node.index], "input", [], names[node.index], node.ans))
             continue
         count += 1
         names[node.index] = output_name if node is out else f"v{count}"
@@ -94,8 +87,8 @@ def trace_graph(fun, *args, input_names=None, output_name="L"):
             "{%d}" % i for i in range(len(shown))) + ")")
         nodes.append(GraphNode(names[node.index], node.prim.name,
                                [names[p.index] for _, p in node.parents],
-                               template.format(*shown), node.primal))
-    return Graph(nodes, kept, trace)
+                               template.format(*shown), node.ans))
+    return Graph(nodes, kept, tape)
 
 
 def _short(value):
@@ -174,15 +167,8 @@ def forward_table(graph, direction):
     if len(direction) != len(inputs):
         raise ValueError(f"forward_table: the direction has {len(direction)} entries but the graph "
                          f"has {len(inputs)} inputs ({', '.join(n.name for n in inputs)})")
-    tangent = {}
-    for k, node in enumerate(graph._tape_nodes):  # inputs come first, in order
-        if node.prim is None:
-            tangent[node.index] = np.broadcast_to(np.asarray(direction[k], float), node.shape)
-            continue
-        incoming = [None] * len(node.args)  # the tangents of the traced arguments
-        for argnum, parent in node.parents:
-            incoming[argnum] = tangent[parent.index]
-        tangent[node.index] = push_tangent(node.prim, node.primal, node.args, node.params, incoming)
+    tangent = forward_sweep(graph._tape, [np.broadcast_to(np.asarray(d, float), x.shape)
+                                          for d, x in zip(direction, graph._tape.inputs)])
     rows = [[n.name, n.formula, _scalar(n.value), _scalar(tangent[t.index])]
             for n, t in zip(graph.nodes, graph._tape_nodes)]
     seed = ", ".join(f"ẋ({n.name}) = {display.number(d, 'g')}" for n, d in zip(inputs, map(float, np.ravel(direction))))
@@ -195,7 +181,7 @@ def reverse_table(graph, cotangent=1.0):
     Rows are in the order the backward sweep visits them: output first, inputs last.
     """
     out = graph._tape_nodes[-1]
-    adjoints = backward_pass(graph._trace.tape, [(out, np.asarray(cotangent, float))], keep_all=True)
+    adjoints = backward_pass(graph._tape.nodes, [(out, np.asarray(cotangent, float))], keep_all=True)
     rows = [[n.name, n.formula, _scalar(n.value),
              _scalar(0.0 if adjoints[t.index] is None else adjoints[t.index])]
             for n, t in zip(graph.nodes, graph._tape_nodes)]

@@ -12,7 +12,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .trace_estimation import _check_count, as_matvec, random_probes
+from .checks import check_count
+from .matrix_free import as_matvec, hessian_matvec, random_probes  # noqa: F401 (public here too)
 
 
 class Tridiagonal(NamedTuple):
@@ -44,7 +45,7 @@ def lanczos(matvec, n=None, num_steps=30, rng=None, start=None):
     Stops early, with fewer than ``num_steps`` rows, when the Krylov space is
     invariant under A (beta ≈ 0): then the Ritz values are eigenvalues of A.
     """
-    num_steps = _check_count("num_steps", num_steps, 1)
+    num_steps = check_count("num_steps", num_steps, 1)
     matvec, n = as_matvec(matvec, n)
     if num_steps > n:
         raise ValueError(f"num_steps={num_steps} exceeds n={n}: a Krylov space in R^{n} has at most {n} dimensions")
@@ -76,7 +77,7 @@ def lanczos(matvec, n=None, num_steps=30, rng=None, start=None):
 def extreme_eigenvalues(matvec, n=None, k=1, num_steps=30, rng=None):
     """The k lowest and k highest eigenvalues of a symmetric A, as Ritz values after
     ``num_steps`` Lanczos steps (the extremes converge first)."""
-    k = _check_count("k", k, 1)
+    k = check_count("k", k, 1)
     theta, _ = lanczos(matvec, n, num_steps, rng=rng).ritz()
     if k > theta.size:
         raise ValueError(f"k={k} is more than the {theta.size} Ritz values that Lanczos produced; "
@@ -94,7 +95,7 @@ def eigenvalue_density(matvec, n=None, num_steps=30, num_probes=10, grid=400, si
     array of points or a number of points spanning the Ritz values ± 5σ; ``sigma``
     defaults to 1% of the spread of the Ritz values. Returns (grid, density).
     """
-    num_probes = _check_count("num_probes", num_probes, 1)
+    num_probes = check_count("num_probes", num_probes, 1)
     matvec, n = as_matvec(matvec, n)
     rng = np.random.default_rng(rng)
     nodes, weights = [], []
@@ -109,24 +110,8 @@ def eigenvalue_density(matvec, n=None, num_steps=30, num_probes=10, grid=400, si
     if not sigma > 0:
         raise ValueError(f"sigma must be positive, got {sigma!r}")
     if np.ndim(grid) == 0:
-        grid = np.linspace(nodes.min() - 5 * sigma, nodes.max() + 5 * sigma, _check_count("grid", grid, 2))
+        grid = np.linspace(nodes.min() - 5 * sigma, nodes.max() + 5 * sigma, check_count("grid", grid, 2))
     grid = np.asarray(grid, dtype=np.float64)
     gauss = np.exp(-0.5 * ((grid[:, None] - nodes[None, :]) / sigma) ** 2) / (sigma * np.sqrt(2 * np.pi))
     return grid, gauss @ weights
 
-
-def hessian_matvec(f, x):
-    """v ↦ ∇²f(x) v on vectors of length x.size, by ``adcourse.hvp`` (forward over reverse);
-    x may have any shape, and v is reshaped to it and back."""
-    import adcourse  # lazy: the engine imports this package's modules
-
-    x = np.asarray(x, dtype=np.float64)
-
-    def matvec(v):
-        v = np.asarray(v, dtype=np.float64)
-        if v.shape != (x.size,):
-            raise ValueError(f"hessian matvec takes a vector of shape ({x.size},) "
-                             f"(x flattened, x.shape={x.shape}), got shape {v.shape}")
-        return np.asarray(adcourse.hvp(f, x, v.reshape(x.shape)), dtype=np.float64).reshape(-1)
-
-    return matvec

@@ -8,15 +8,17 @@ Hutchinson's samples only on what remains, so on matrices with decaying
 eigenvalues it needs far fewer products for the same accuracy.
 
 A matrix is given either as a square array or as a callable ``matvec(v) -> A v``
-on vectors of shape (n,). For a Hessian the callable is a Hessian-vector
-product, and the Hessian is never formed (see :func:`hessian_trace`).
+on vectors of shape (n,) (see matrix_free.py). For a Hessian the callable is a
+Hessian-vector product, and the Hessian is never formed (see :func:`hessian_trace`).
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 
-PROBES = ("rademacher", "gaussian")
+from .checks import check_count
+from .matrix_free import PROBES, as_matvec, hessian_matvec, random_probes  # noqa: F401 (public here too)
+from .transforms import hvp
 
 
 @dataclass(frozen=True)
@@ -32,58 +34,10 @@ class TraceEstimate:
         return float(self.estimate)
 
 
-def as_matvec(matvec, n=None):
-    """Return ``(checked_matvec, n)`` for a callable or a square array.
-
-    The checked callable raises ValueError when A v does not have shape (n,),
-    so a wrongly shaped product fails loudly instead of broadcasting.
-    """
-    if callable(matvec):
-        if n is None:
-            raise ValueError("n is required when matvec is a function: pass the length of the vectors it takes")
-        func = matvec
-    else:
-        A = np.asarray(matvec)
-        if A.ndim != 2 or A.shape[0] != A.shape[1]:
-            raise ValueError(f"expected a function v -> A v or a square matrix, got an array of shape {A.shape}")
-        if n is not None and n != A.shape[0]:
-            raise ValueError(f"n={n} does not match the matrix of shape {A.shape}; "
-                             f"pass n={A.shape[0]} or leave n out")
-        n = A.shape[0]
-        func = A.__matmul__
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    n = int(n)
-
-    def checked(v):
-        out = np.asarray(func(v))
-        if out.shape != (n,):
-            raise ValueError(f"matvec returned shape {out.shape}, expected ({n},): "
-                             f"it must map a vector of shape ({n},) to a vector of shape ({n},)")
-        return out
-
-    return checked, n
-
-
-def random_probes(rng, n, count, kind="rademacher", dtype=np.float64):
-    """``count`` random columns in R^n with E[v v^T] = I: entries ±1 (Rademacher) or N(0, 1)."""
-    if kind == "rademacher":
-        return (2 * rng.integers(0, 2, size=(n, count)) - 1).astype(dtype)
-    if kind == "gaussian":
-        return rng.standard_normal((n, count)).astype(dtype)
-    raise ValueError(f"probes must be one of {PROBES}, got {kind!r}")
-
-
-def _check_count(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def hutchinson(matvec, n=None, num_probes=100, probes="rademacher", rng=None, dtype=np.float64):
     """Hutchinson's estimator Tr(A) ≈ (1/m) Σ_i v_i^T A v_i with m = ``num_probes``
     random probes, E[v v^T] = I. Unbiased; variance in :func:`hutchinson_variance`."""
-    num_probes = _check_count("num_probes", num_probes, 1)
+    num_probes = check_count("num_probes", num_probes, 1)
     matvec, n = as_matvec(matvec, n)
     rng = np.random.default_rng(rng)
     V = random_probes(rng, n, num_probes, probes, dtype)
@@ -99,7 +53,7 @@ def hutch_plus_plus(matvec, n=None, num_matvecs=100, probes="rademacher", rng=No
     The m = ``num_matvecs`` products split into thirds: A S, A Q, and the Hutchinson
     probes (which get the remainder when m is not divisible by 3).
     """
-    num_matvecs = _check_count("num_matvecs", num_matvecs, 3)
+    num_matvecs = check_count("num_matvecs", num_matvecs, 3)
     matvec, n = as_matvec(matvec, n)
     rng = np.random.default_rng(rng)
     sketch_size = num_matvecs // 3
@@ -122,7 +76,7 @@ def hutchinson_variance(A, num_probes, probes="rademacher"):
     """The variance of Hutchinson's estimate for a matrix A with m probes:
     Gaussian 2‖A‖_F²/m, Rademacher 2(‖A‖_F² − Σ a_ii²)/m (A symmetric;
     otherwise its symmetric part (A + A^T)/2, since v^T A v only sees that)."""
-    num_probes = _check_count("num_probes", num_probes, 1)
+    num_probes = check_count("num_probes", num_probes, 1)
     A = np.asarray(A, dtype=np.float64)
     if A.ndim != 2 or A.shape[0] != A.shape[1]:
         raise ValueError(f"expected a square matrix, got an array of shape {A.shape}")
@@ -135,16 +89,15 @@ def hutchinson_variance(A, num_probes, probes="rademacher"):
     raise ValueError(f"probes must be one of {PROBES}, got {probes!r}")
 
 
-def hessian_trace(f, x, num_probes=100, method="hutchinson", probes="rademacher", rng=None):
-    """Tr(∇²f(x)) from Hessian-vector products (``adcourse.hvp``), never forming the Hessian.
+def hessian_trace(f, x, num_probes=100, method="hutchinson", probes="rademacher", rng=None, hvp=hvp):
+    """Tr(∇²f(x)) from Hessian-vector products (``hvp``, adcourse's by default), never forming
+    the Hessian.
 
     ``method`` is "hutchinson" (``num_probes`` probes) or "hutch++" (``num_probes``
     products in all). x may have any shape; the Hessian acts on x flattened.
     """
-    from .spectrum import hessian_matvec  # lazy: it needs the engine
-
     x = np.asarray(x, dtype=np.float64)
-    matvec = hessian_matvec(f, x)
+    matvec = hessian_matvec(f, x, hvp)
     if method == "hutchinson":
         return hutchinson(matvec, x.size, num_probes, probes=probes, rng=rng)
     if method == "hutch++":

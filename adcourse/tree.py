@@ -9,6 +9,12 @@ def tree_flatten(tree):
     """(leaves, treedef): the arrays of ``tree`` in order, and its shape to rebuild it."""
     if not isinstance(tree, (tuple, list, dict)):
         return [tree], None
+    if type(tree) is tuple:  # a flat tuple, the common case
+        for child in tree:
+            if isinstance(child, (tuple, list, dict)):
+                break
+        else:
+            return list(tree), (tuple, None, (None,) * len(tree))
     keys = tuple(sorted(tree)) if isinstance(tree, dict) else None
     leaves, defs = [], []
     for child in (tree[k] for k in keys) if keys else tree:
@@ -24,17 +30,18 @@ def tree_unflatten(treedef, leaves):
         return leaves[0]
     if treedef[0] is tuple and not any(treedef[2]):  # a flat tuple, the common case
         return tuple(leaves)
-    leaves = iter(leaves)
+    return _build(treedef, iter(leaves))
 
-    def build(d):
-        if d is None:
-            return next(leaves)
-        kind, keys, children = d
-        built = [build(c) for c in children]
-        if kind is dict:
-            return dict(zip(keys, built))
-        if hasattr(kind, "_fields"):  # a namedtuple
-            return kind(*built)
-        return kind(built)
 
-    return build(treedef)
+def _build(treedef, leaves):
+    # (a module-level function: a closure that calls itself would be a reference cycle, which
+    # keeps a whole tape alive until the cycle collector happens to run)
+    if treedef is None:
+        return next(leaves)
+    kind, keys, children = treedef
+    built = [_build(c, leaves) for c in children]
+    if kind is dict:
+        return dict(zip(keys, built))
+    if hasattr(kind, "_fields"):  # a namedtuple
+        return kind(*built)
+    return kind(built)

@@ -18,7 +18,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import numpy as anp
+from .checks import check_count
 from .finite_diff import EPS, Estimate, as_point, fd_gradient
+from .transforms import grad
 
 GRADIENTS = ("true", "two_point", "coordinate")
 
@@ -79,9 +82,9 @@ def gradient_descent(f, w0, step, n_iter, gradient="true", rng=None, eps=None,
     """
     w = as_point(w0, "w0").copy()
     estimate = _gradient_rule(f, gradient, rng, eps)
-    n_iter = _check_count("n_iter", n_iter, 0)
+    n_iter = check_count("n_iter", n_iter, 0)
     if record_every is not None:
-        record_every = _check_count("record_every", record_every, 1)
+        record_every = check_count("record_every", record_every, 1)
     loss, norms, evaluations, gradient_evaluations = [], [], [0], [0]
     iterate_steps, iterates = [], []
     for k in range(n_iter + 1):
@@ -121,9 +124,7 @@ def _gradient_rule(f, gradient, rng, eps):
             return _checked(G, w, "gradient(w)"), 0, 1
         return rule
     if gradient == "true":
-        import adcourse  # lazily: the engine may import this module
-
-        grad_f = adcourse.grad(f)
+        grad_f = grad(f)
         return lambda w: (_checked(grad_f(w), w, "adcourse.grad(f)(w)"), 0, 1)
     if gradient == "two_point":
         rng = np.random.default_rng(rng)
@@ -163,7 +164,7 @@ class Quadratic:
 def make_quadratic(n, kappa, rng=None):
     """A random quadratic in R^n: A = Q diag(λ) Qᵀ with Q a random rotation and λ evenly
     spaced in [1, κ], so μ = 1, L = κ; the minimizer w* is standard normal."""
-    n = _check_count("n", n, 1)
+    n = check_count("n", n, 1)
     if not (np.isfinite(kappa) and kappa >= 1):
         raise ValueError(f"kappa (the condition number L/mu) must be >= 1, got {kappa!r}")
     rng = np.random.default_rng(rng)
@@ -229,8 +230,8 @@ class MDSProblem(NamedTuple):
 
 def make_mds_problem(n_points, dim=2, rng=None):
     """``n_points`` standard normal points in R^dim and their squared distances."""
-    n_points = _check_count("n_points", n_points, 2)
-    dim = _check_count("dim", dim, 1)
+    n_points = check_count("n_points", n_points, 2)
+    dim = check_count("dim", dim, 1)
     X = np.random.default_rng(rng).standard_normal((n_points, dim))
     return MDSProblem(X, squared_distances(X))
 
@@ -244,8 +245,6 @@ def squared_distances(X):
 def mds_loss(W, D):
     """L(W) = Σ_ij (‖W_i − W_j‖² − D_ij)² for W of shape (N, dim) and D of shape (N, N),
     written with ``adcourse.numpy`` so the engine can differentiate it."""
-    import adcourse.numpy as anp
-
     if len(np.shape(W)) != 2:
         raise ValueError(f"W must have shape (N, dim), one row per point; got shape {np.shape(W)}")
     N, dim = np.shape(W)
@@ -274,8 +273,3 @@ def _scalar(value):
                          f"a scalar-valued f (a loss)")
     return float(value)
 
-
-def _check_count(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build the course website: the English and the Russian site into one folder.
 
-    python book/build.py [--lang en ru] [--build-dir _build] [--all] [--jobs 2]
+    python book/build.py [--lang en ru] [--build-dir _build] [--all] [--jobs 2] [--verbose]
 
 Each language is its own Jupyter Book project with the same file names:
 
@@ -13,19 +13,32 @@ runs with warnings as errors (`jupyter-book build -W -n --keep-going`), executes
 the notebooks through the execution cache (`_build/.jupyter_cache/<lang>`, so a
 rebuild only runs what changed) and fails on a cell that raises.
 
+Before Sphinx runs, the student versions of the assignments are made with
+`nbgrader generate_assignment` (book/_ext/assignments.py), for the pages to link to.
+
 Each language is built in a child process (`--worker LANG`) that calls
 `jupyter_book.sphinx.build_sphinx`, the function behind `jupyter-book build`,
 so that the output goes straight to `<build-dir>/html/<lang>/` (the command line
 tool always writes to `<path>/_build/html`). The two children run side by side
-when `--jobs` allows; their output is printed line by line with a [en]/[ru] prefix.
+when `--jobs` allows.
+
+The build speaks briefly: one line per step, one line per executed chapter (k of n,
+seconds in each language), then where the site is and how to open it. Sphinx's own
+output goes to `<build-dir>/logs/build.log` (printed as well with `--verbose`); when
+the build fails, the errors (with the failing chapter's traceback) and the log's
+path are printed. The children report through a pipe (book/_ext/execution.py).
 
 MathJax comes from the npm package pinned in package.json; `npm ci` installs it
 when node_modules/ is missing.
 """
 import argparse
+import collections
 import html
+import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -86,7 +99,7 @@ def language_config(lang, cache_dir):
     return config
 
 
-def ensure_mathjax():
+def ensure_mathjax(logfile):
     if MATHJAX.exists():
         return
     npm = shutil.which("npm")
@@ -94,13 +107,21 @@ def ensure_mathjax():
         raise SystemExit("MathJax is not installed and npm is missing: install Node.js and npm "
                          "(Debian: apt-get install npm), then run `npm ci` in the repository root")
     log("installing MathJax from package-lock.json (npm ci)")
-    subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=ROOT, check=True)
-    if not MATHJAX.exists():
-        raise SystemExit(f"npm ci finished but {MATHJAX.relative_to(ROOT)} is missing")
+    done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=ROOT, stdout=logfile,
+                          stderr=subprocess.STDOUT)
+    if done.returncode or not MATHJAX.exists():
+        raise SystemExit(f"npm ci failed (exit {done.returncode}) or did not install "
+                         f"{MATHJAX.relative_to(ROOT)}; see {logfile.name}")
 
 
-def worker(lang, build_dir, fresh, cache_dir):
+def worker(lang, build_dir, fresh, cache_dir, progress_fd):
     """Build one language in this process; return the Sphinx status code."""
+    # jsonschema imports rfc3987_syntax when it is installed (nbgrader's dependencies bring
+    # it) to check a string format nothing here uses, and that import compiles 38 grammars:
+    # about 8 s of every build's start. Jupyter Book validates its config without it.
+    sys.modules.setdefault("rfc3987_syntax", None)
+    # Stopped (by the parent, or kill): exit through Python, so that atexit cleans up.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     from jupyter_book.sphinx import build_sphinx
     from sphinx.util.console import nocolor
     from sphinx_external_toc.parsing import parse_toc_yaml
@@ -132,6 +153,7 @@ def worker(lang, build_dir, fresh, cache_dir):
             "nitpicky": True,  # -n
             "latex_individualpages": False,
             "assignments_student_dir": str(student_dir(build_dir)),
+            "execution_progress_fd": progress_fd,
         },
         builder="html",
         warningiserror=True,  # -W
@@ -206,48 +228,170 @@ LANDING = """<!DOCTYPE html>
 """
 
 
-def run_workers(langs, build_dir, fresh, jobs, cache_dir):
-    """Build the languages in child processes, at most `jobs` at a time; print their output."""
+ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colours in a kernel's traceback
+
+
+class Report:
+    """What the parent prints while the children build: steps, chapters, problems."""
+
+    def __init__(self, langs):
+        self.langs = langs
+        self.plans = {}                                  # lang -> notebooks it will execute
+        self.finished = collections.defaultdict(dict)    # doc -> {lang: seconds}
+        self.running = {}                                # lang -> (doc, start time)
+        self.problems = collections.defaultdict(list)    # lang -> [message]
+        self.ended = set()                               # languages whose build is over
+        self.printed = 0
+        self.lock = threading.Lock()
+        self.live = sys.stdout.isatty()
+
+    def total(self):
+        return len({doc for plan in self.plans.values() for doc in plan})
+
+    def event(self, lang, message):
+        kind = message.get("event")
+        with self.lock:
+            if kind == "plan":
+                self.plans[lang] = list(message["execute"])
+                n = len(message["execute"])
+                self.say(f"{lang}: {message['read']} pages to read, "
+                         f"{n if n else 'no'} notebook{'s' if n != 1 else ''} to execute"
+                         + ("" if n else " (all from the execution cache)"))
+            elif kind == "start":
+                self.running[lang] = (message["doc"], time.perf_counter())
+            elif kind == "done":
+                self.running.pop(lang, None)
+                doc = message["doc"]
+                self.finished[doc][lang] = (message["seconds"], message["ok"])
+                self.plans.setdefault(lang, [])
+                if doc not in self.plans[lang]:
+                    self.plans[lang].append(doc)  # not foreseen: count it anyway
+                self.flush_chapters()
+            elif kind == "problem" and message not in self.problems[lang]:
+                self.problems[lang].append(message)
+
+    def flush_chapters(self):
+        """Print each chapter once every language that executes it is done with it."""
+        for doc in list(self.finished):
+            times = self.finished[doc]
+            langs = [lang for lang in self.langs if doc in self.plans.get(lang, [])
+                     and (lang in times or lang not in self.ended)]
+            if all(lang in times for lang in langs):
+                self.printed += 1
+                parts = ", ".join(f"{lang} {times[lang][0]:.1f} s" + ("" if times[lang][1] else " FAILED")
+                                  for lang in langs)
+                self.say(f"executed {self.printed:>2}/{self.total()} {doc:<20} {parts}")
+                del self.finished[doc]
+
+    def end(self, lang):
+        """A language's build is over: stop waiting for its chapters."""
+        with self.lock:
+            self.ended.add(lang)
+            self.running.pop(lang, None)
+            self.flush_chapters()
+
+    def say(self, text):
+        if self.live:
+            print("\r\033[K", end="")
+        log(text)
+
+    def tick(self):
+        """On a terminal: the chapters executing now, with their running time, on one line."""
+        with self.lock:
+            if not (self.live and self.running):
+                return
+            now = time.perf_counter()
+            parts = ", ".join(f"{doc} ({lang}) {now - t0:.0f} s" for lang, (doc, t0) in self.running.items())
+            print(f"\r\033[K[book] executing {self.printed + 1}/{self.total()}: {parts}", end="", flush=True)
+
+    def failure(self, lang):
+        """The errors of a failed language: location and message, tracebacks cut to their end."""
+        lines = []
+        for problem in self.problems[lang][:5]:
+            text = ANSI.sub("", problem["message"]).rstrip().splitlines()
+            if len(text) > 30:  # a traceback: where it failed, and how
+                text = text[:1] + ["    ..."] + text[-25:]
+            lines += [f"  {line}" for line in text]
+        if len(self.problems[lang]) > 5:
+            lines.append(f"  ... and {len(self.problems[lang]) - 5} more")
+        return lines
+
+
+def run_workers(langs, build_dir, fresh, jobs, cache_dir, logfile, verbose):
+    """Build the languages in child processes, at most `jobs` at a time; report as they go."""
     env = dict(os.environ)
     # The notebooks' kernel (kernelspec python3) starts `python`: make it this environment's.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONUNBUFFERED"] = "1"
-    if not sys.stdout.isatty():
-        env["NO_COLOR"] = "1"  # Sphinx colours its output even into a pipe
+    env["NO_COLOR"] = "1"  # the log is a file
+    report = Report(langs)
     pending, running, failed, times = list(langs), {}, [], {}
 
-    def pump(lang, stream):
+    def pump_output(lang, stream):
         for line in stream:
-            print(f"[{lang}] {line}", end="", flush=True)
+            with report.lock:
+                logfile.write(f"[{lang}] {line}")
+                logfile.flush()
+            if verbose:
+                print(f"[{lang}] {line}", end="", flush=True)
+
+    def pump_events(lang, stream):
+        for line in stream:
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            report.event(lang, message)
 
     def start(lang):
+        read_end, write_end = os.pipe()
         cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", lang,
-               "--build-dir", str(build_dir)]
+               "--build-dir", str(build_dir), "--progress-fd", str(write_end)]
         if fresh:
             cmd.append("--all")
         if cache_dir:
             cmd += ["--cache", str(cache_dir)]
-        log(f"building {lang}: book/{lang} -> {build_dir / 'html' / lang}")
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, bufsize=1)
-        thread = threading.Thread(target=pump, args=(lang, proc.stdout), daemon=True)
-        thread.start()
-        running[lang] = (proc, thread, time.perf_counter())
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, bufsize=1, pass_fds=(write_end,))
+        os.close(write_end)
+        threads = [threading.Thread(target=pump_output, args=(lang, proc.stdout), daemon=True),
+                   threading.Thread(target=pump_events, args=(lang, os.fdopen(read_end, encoding="utf-8")),
+                                    daemon=True)]
+        for thread in threads:
+            thread.start()
+        running[lang] = (proc, threads, time.perf_counter())
 
+    last_tick = 0.0
     while pending or running:
         while pending and len(running) < jobs:
             start(pending.pop(0))
-        for lang, (proc, thread, t0) in list(running.items()):
+        for lang, (proc, threads, t0) in list(running.items()):
             if proc.poll() is not None:
-                thread.join()
+                for thread in threads:
+                    thread.join()
                 times[lang] = time.perf_counter() - t0
                 del running[lang]
-                status = "done" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
-                log(f"{lang}: {status} in {times[lang]:.1f} s")
-                if proc.returncode:
+                report.end(lang)
+                if proc.returncode == 0:
+                    report.say(f"{lang}: done in {times[lang]:.1f} s -> {build_dir / 'html' / lang}")
+                else:
                     failed.append(lang)
+                    report.say(f"{lang}: FAILED (exit {proc.returncode}) in {times[lang]:.1f} s")
+                    for line in report.failure(lang):
+                        print(line, flush=True)
+        if time.perf_counter() - last_tick >= 1:
+            report.tick()
+            last_tick = time.perf_counter()
         time.sleep(0.1)
     return failed, times
+
+
+def display_path(path, base):
+    """`path` relative to `base` (where the build was started) when below it: shorter to type."""
+    try:
+        return str(Path(path).resolve().relative_to(base))
+    except ValueError:
+        return str(path)
 
 
 def main(argv=None):
@@ -263,31 +407,46 @@ def main(argv=None):
                     help="languages built at once (default: 2 where there are 2 cores)")
     ap.add_argument("--cache", type=Path, default=None,
                     help="execution cache folder (default: execute.cache in _config.yml)")
+    ap.add_argument("--verbose", action="store_true",
+                    help="print Sphinx's whole output too (it always goes to BUILD_DIR/logs/build.log)")
     ap.add_argument("--worker", choices=LANGUAGES, help=argparse.SUPPRESS)
+    ap.add_argument("--progress-fd", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     build_dir = args.build_dir.resolve()
+    shown_from = Path.cwd().resolve()
     os.chdir(ROOT)
 
     if args.worker:
-        return worker(args.worker, build_dir, args.all, args.cache)
+        return worker(args.worker, build_dir, args.all, args.cache, args.progress_fd)
 
     t0 = time.perf_counter()
-    ensure_mathjax()
     (build_dir / "html").mkdir(parents=True, exist_ok=True)
-    t1 = time.perf_counter()
-    try:
-        ids = make_student_versions(EXERCISES, student_dir(build_dir).parent)
-    except RuntimeError as error:
-        log(f"FAILED: student versions of the assignments: {error}")
-        return 1
-    log(f"student versions of {len(ids)} assignments (nbgrader generate_assignment) "
-        f"in {time.perf_counter() - t1:.1f} s")
-    failed, _ = run_workers(args.lang, build_dir, args.all, max(1, args.jobs), args.cache)
+    log_path = build_dir / "logs" / "build.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    shown_log = display_path(log_path, shown_from)
+    shown_site = display_path(build_dir / "html", shown_from)
+    with open(log_path, "w", encoding="utf-8") as logfile:
+        ensure_mathjax(logfile)
+        t1 = time.perf_counter()
+        try:
+            ids = make_student_versions(EXERCISES, student_dir(build_dir).parent)
+        except RuntimeError as error:
+            logfile.write(f"{error}\n")
+            log(f"FAILED: student versions of the assignments: {error}")
+            return 1
+        log(f"student versions of {len(ids)} assignments (nbgrader generate_assignment): "
+            f"{time.perf_counter() - t1:.1f} s")
+        log(f"building {' and '.join(args.lang)} ({max(1, args.jobs)} at a time); "
+            f"Sphinx's output: {shown_log}")
+        failed, _ = run_workers(args.lang, build_dir, args.all, max(1, args.jobs), args.cache,
+                                logfile, args.verbose)
     if failed:
-        log(f"FAILED: {', '.join(failed)} (warnings are errors; see the messages above)")
+        log(f"FAILED: {', '.join(failed)} (warnings are errors). The whole output: {shown_log}")
         return 1
     landing_page(build_dir)
-    log(f"site ready in {time.perf_counter() - t0:.1f} s: {build_dir / 'html' / 'index.html'}")
+    log(f"site ready in {time.perf_counter() - t0:.0f} s: {shown_site}/index.html")
+    log(f"open it: xdg-open {shown_site}/index.html, or serve it with "
+        f"`python3 -m http.server -d {shown_site} 8000` and open http://localhost:8000/")
     return 0
 
 

@@ -10,7 +10,7 @@ What this file adds to nbgrader's defaults, and why:
 - the hidden checks live in autograder/adgrader (never released); every kernel nbgrader
   starts runs autograder/kernel_startup.py first, which puts them on the path, caps the
   kernel's memory and hides the submission folder from imports;
-- autograding reads each student's code before running it (adgrader.policy) and reports
+- autograding reads each student's code before running it (adcourse.answer_cells) and reports
   tampered locked cells; execution survives hangs, crashes and floods of output;
 - every autograding kernel runs in a bubblewrap sandbox (adgrader.sandbox): it sees the
   Python environment and the hidden checks read-only, a private scratch folder, no network,
@@ -35,8 +35,10 @@ GRADER = os.path.join(COURSE, "autograder")
 sys.path.insert(0, GRADER)  # nbgrader's process loads the course's preprocessors from here
 os.environ["ADGRADER_DIR"] = GRADER  # and its kernels the hidden checks (kernel_startup.py)
 
-from adgrader.nbgrader_plugins import (ForgetDuplicateIds, HideHiddenTestLines, OfflineMathJax,  # noqa: E402
-                                       ReportTampering, ResilientExecute, StudentCodePolicy, before_autograde)
+from adgrader.plugins.execute import ResilientExecute  # noqa: E402
+from adgrader.plugins.feedback import HideHiddenTestLines, OfflineMathJax  # noqa: E402
+from adgrader.plugins.hooks import before_autograde  # noqa: E402
+from adgrader.plugins.sanitize import ForgetDuplicateIds, ReportTampering, StudentCodePolicy  # noqa: E402
 
 c = get_config()  # noqa: F821 - provided by traitlets when it loads this file
 

@@ -26,8 +26,10 @@ LANGUAGES = ("en", "ru")
 class Build:
     html: Path  # the site: html/index.html, html/en/, html/ru/
     returncode: int
-    log: str
+    log: str  # what book/build.py printed, then the end of its full log (logs/build.log)
     seconds: float
+    output: str = ""  # what book/build.py printed
+    full_log: str = ""  # logs/build.log: Sphinx's whole output
 
 
 @functools.cache
@@ -39,7 +41,11 @@ def built_site() -> Build:
         [sys.executable, str(ROOT / "book" / "build.py"), "--build-dir", str(out)],
         cwd=ROOT, capture_output=True, text=True,
     )
-    return Build(out / "html", proc.returncode, proc.stdout + proc.stderr, time.perf_counter() - t0)
+    output = proc.stdout + proc.stderr
+    log_file = out / "logs" / "build.log"
+    full_log = log_file.read_text(encoding="utf-8") if log_file.exists() else ""
+    return Build(out / "html", proc.returncode, f"{output}\n--- end of logs/build.log ---\n{full_log[-4000:]}",
+                 time.perf_counter() - t0, output, full_log)
 
 
 def toc_file(lang):
@@ -79,3 +85,25 @@ def toc_shape(lang):
         return node
 
     return strip(toc)
+
+
+def lecture_chapters(lang="en"):
+    """The lecture's chapters: the pages of the toc's first part, in order."""
+    toc = yaml.safe_load(toc_file(lang).read_text(encoding="utf-8"))
+    return [str(ch["file"]).removesuffix(".md") for ch in toc["parts"][0]["chapters"]]
+
+
+def assignment_ids():
+    """The assignments: every folder of exercises/source with a notebook of its own name."""
+    source = ROOT / "exercises" / "source"
+    return sorted(p.name for p in source.iterdir() if (p / f"{p.name}.ipynb").is_file())
+
+
+def require_site():
+    """The built site's html folder; fails the calling test with the build's log if the build failed."""
+    import pytest
+
+    build = built_site()
+    if build.returncode:
+        pytest.fail(f"book build failed (exit {build.returncode}):\n{build.log[-6000:]}", pytrace=False)
+    return build.html.resolve()

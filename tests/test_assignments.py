@@ -1,20 +1,21 @@
 """The assignments: sources that pass their own tests, releases that give nothing away,
-and the rules for students' code (exercises/autograder/adgrader/policy.py).
+and the rules for students' code (adcourse/answer_cells.py).
 
 Runs nbgrader's real commands on a temporary copy of the course.
 """
+import ast
 import re
 import subprocess
 import sys
 
 import pytest
 
-from grading_course import (ASSIGNMENTS, BIN, EXERCISES, copy_course, environment, grade_id, nbgrader, read,
+from grading_course import (ASSIGNMENTS, BIN, EXERCISES, REPO, copy_course, environment, grade_id, nbgrader, read,
                             solutions)
 
 sys.path.insert(0, str(EXERCISES / "autograder"))
-from adgrader import policy  # noqa: E402
-from adgrader.nbgrader_plugins import without_hidden_tests  # noqa: E402
+from adcourse import answer_cells  # noqa: E402
+from adgrader.plugins.sanitize import without_hidden_tests  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -103,23 +104,43 @@ def test_the_release_has_stubs_and_no_solution_or_hidden_test(course, assignment
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_the_source_solutions_follow_the_rules_for_answer_cells(assignment):
     nb = read(EXERCISES / "source" / assignment / f"{assignment}.ipynb")
-    bound = {}
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            bound.update(policy.import_bindings(cell.source))
-    answers = [c for c in nb.cells if c.cell_type == "code" and c.metadata["nbgrader"].get("solution")]
-    assert answers
-    for cell in answers:
-        assert policy.check_cell(cell.source, assignment, bound) == [], grade_id(cell)
+    assert [c for c in nb.cells if c.cell_type == "code" and c.metadata["nbgrader"].get("solution")]
+    assert answer_cells.check_notebook(nb) == []
 
 
-HONEST = [
-    "import numpy as np\nfrom math import sqrt\nxs = list(map(sqrt, [1.0, 4.0]))\nrng = np.random.default_rng(0)",
-    "class Dual:\n    __slots__ = ('value', 'tangent')\n    def __add__(self, other):\n        return type(self)(self.value)\n",
-    "%matplotlib inline\nimport matplotlib.pyplot as plt\nplt.plot([1, 2])",
-    "print(f'{np.linalg.norm(np.ones(3)):.3f}')\nself_check = hasattr(x, 'shape')",
-    "from functools import reduce\nimport operator\ntotal = reduce(operator.add, [1, 2, 3])",
-]
+# Ordinary Python: none of it reaches the grader, so none of it may be refused. The first
+# rows are the refusals students met before (issue 14).
+HONEST = {
+    "operator alias in a class": "class D:\n    def __add__(self, other):\n        return self\n    __radd__ = __add__\n",
+    "a variable named input": "input = [1.0, 2.0]\nprint(input)",
+    "save and load methods": "class Store:\n    def save(self):\n        self.kept = 1\n    def load(self):\n"
+                             "        return self.kept\ns = Store()\ns.save()\ns.load()",
+    "numpy.testing as a self-check": "np.testing.assert_allclose(np.ones(2), [1.0, 1.0])\n"
+                                     "from numpy.testing import assert_array_equal\nimport numpy.testing as npt",
+    "a loop variable _i": "for _i in range(3):\n    print(_i)",
+    "pyplot imported from matplotlib": "from matplotlib import pyplot as plt\nplt.plot([1, 2])",
+    "matplotlib.pyplot by its full name": "import matplotlib.pyplot\nmatplotlib.pyplot.plot([1, 2])",
+    "a main guard": "if __name__ == '__main__':\n    print('run')",
+    "future annotations": "from __future__ import annotations\ndef f(x: Dual) -> Dual:\n    return x",
+    "copy": "import copy\nys = copy.deepcopy([1, [2]])",
+    "standard modules": "import typing, numbers, operator, warnings, random, cmath, fractions, statistics\n"
+                        "warnings.warn('slow')\nfrom collections import defaultdict\nimport heapq, bisect, enum",
+    "imports and comprehensions": "import numpy as np\nfrom math import sqrt\nxs = list(map(sqrt, [1.0, 4.0]))",
+    "slots and type": "class Dual:\n    __slots__ = ('value', 'tangent')\n    def __add__(self, other):\n"
+                      "        return type(self)(self.value)\n",
+    "inline plots": "%matplotlib inline\nimport matplotlib.pyplot as plt\nplt.plot([1, 2])\n"
+                    "plt.rcParams['figure.figsize'] = (4, 3)",
+    "timing": "%time y = np.sin(1.0)\n%timeit -n 3 -r 2 np.cos(1.0)",
+    "f-strings and hasattr": "print(f'{np.linalg.norm(np.ones(3)):.3f}')\nself_check = hasattr(x, 'shape')",
+    "functools and operator": "from functools import reduce\nimport operator\ntotal = reduce(operator.add, [1, 2, 3])",
+    "an array module alias": "xp = np\ny = xp.sin(1.0)",
+    "attributes by a written-out name": "v = getattr(node, 'grad', 0.0)\nsetattr(node, 'grad', v)\nd = vars(node)",
+    "own private attributes": "class T:\n    def __init__(self):\n        self._seen = []\n    def add(self, other):\n"
+                              "        return other._seen + self._seen",
+    "star import from math": "from math import *\nr = sqrt(2.0) * pi",
+    "an exception's message": "try:\n    1 / 0\nexcept ZeroDivisionError as error:\n    print(error)",
+    "reprs": "class V:\n    def __repr__(self):\n        return f'{type(self).__name__}({self.__dict__})'",
+}
 CHEATS = {
     "read the source": "with open('../../../source/a2_forward_mode/a2_forward_mode.ipynb') as f:\n    text = f.read()",
     "shell": "!cat ../../../gradebook.db",
@@ -131,46 +152,152 @@ CHEATS = {
     "patch allclose": "np.allclose = lambda *a, **k: True",
     "patch testing": "np.testing.assert_allclose = lambda *a, **k: None",
     "patch through numpy": "import numpy\nnumpy.allclose = lambda *a, **k: True",
+    "delete from a module": "del np.allclose",
+    "numpy.testing runs strings": "np.testing.measure('import os')",
     "IPython": "get_ipython().showtraceback = lambda *a, **k: None",
     "input transformer": "ip = get_ipython()\nip.input_transformers_post.append(lambda lines: [])",
     "module reached through another": "import dataclasses\ndataclasses.sys.setprofile(None)",
+    "builtins reached through enum": "import enum\nenum.bltns.open('x')",
     "frames": "def g():\n    yield\nframe = g().gi_frame.f_back",
     "traceback frames": "try:\n    1 / 0\nexcept Exception as e:\n    caller = e.__traceback__.tb_frame",
     "subclasses": "().__class__.__base__.__subclasses__()",
+    "globals of a function": "f.__globals__['np']",
+    "bypass a read-only class": "type.__setattr__(type(layer), 'forward', lambda self, x: x)",
+    "swap an object's class": "layer.__class__ = Fake",
     "format escape": "'{0.__globals__}'.format(f)",
+    "format on a built string": "('{0.' + '__globals__}').format(f)",
     "history of inputs": "print(In[-1])",
+    "the namespace": "globals()['hidden']",
+    "the namespace through vars": "v = vars()",
     "numpy file reader": "data = np.loadtxt('../../../source/x.ipynb', dtype=str)",
+    "warnings reads a file": "import warnings\nwarnings.formatwarning('m', UserWarning, '../../../gradebook.db', 1)",
+    "pyplot style reads a file": "plt.style.use('../../../source/a1/a1.ipynb')",
     "private module attribute": "np._core.multiarray",
     "module alias": "m = np\nm.x = 1",
+    "module passed around": "modules = [np]",
     "exec": "exec('import os')",
     "getattr": "getattr(np, 'all' + 'close')",
+    "getattr as a value": "g = getattr\ng(f, '__globals__')",
     "builtins": "__builtins__['open']",
-    "pyplot's sys": "plt.matplotlib.cbook",
-    "magic": "%timeit f(x)",
+    "rebound builtins": "__builtins__ = {'__import__': lambda *a: None}",
+    "pyplot's own matplotlib": "plt.matplotlib.cbook",
+    "matplotlib's file functions": "import matplotlib\nmatplotlib.use('module://os')",
+    "magic": "%run ../../../source/a1/solutions.py",
+    "code run by a timing magic": "%timeit open('../../../gradebook.db')",
+    "help imports by name": "help('antigravity')",
     "figure written to a file": "plt.gcf().canvas.print_png('../../../source/a1/a1.ipynb')",
+    "a private attribute of a library's object": "rng = np.random.default_rng()\nstate = rng.bit_generator._seed_seq",
 }
 
 
-@pytest.mark.parametrize("code", HONEST)
-def test_honest_code_may_run(code):
+@pytest.mark.parametrize("what", sorted(HONEST))
+def test_ordinary_python_is_never_refused(what):
     bound = {"np": "numpy", "plt": "matplotlib.pyplot"}
-    assert policy.check_cell(code, "a2_forward_mode", bound) == []
+    assert answer_cells.check_cell(HONEST[what], None, bound) == [], what
 
 
 @pytest.mark.parametrize("what", sorted(CHEATS))
-def test_code_that_reaches_out_of_the_answer_is_not_run(what):
+def test_code_that_could_reach_grading_is_not_run(what):
     bound = {"np": "numpy", "plt": "matplotlib.pyplot", "adcourse": "adcourse"}
-    assert policy.check_cell(CHEATS[what], "a2_forward_mode", bound), what
+    assert answer_cells.check_cell(CHEATS[what], None, bound), what
+
+
+def _extra_imports(assignment):
+    return answer_cells.notebook_imports(read(EXERCISES / "source" / assignment / f"{assignment}.ipynb"))
 
 
 def test_an_assignment_allows_only_the_transforms_it_names():
     bound = {"adcourse": "adcourse", "anp": "adcourse.numpy"}
-    allowed = "g = adcourse.grad(lambda y: anp.vdot(adcourse.grad(f)(y), v))(x)"
-    assert policy.check_cell(allowed, "a4_hvp_hutchinson", bound) == []
+    a4 = _extra_imports("a4_hvp_hutchinson")
+    allowed = "g = adcourse.grad(lambda y: anp.vdot(adcourse.grad(f)(y), v))(x)\nfrom adcourse import value_and_grad"
+    assert answer_cells.check_cell(allowed, a4, bound) == []
     for forbidden in ("adcourse.hvp(f, x, v)", "adcourse.hessian(f)(x) @ v", "from adcourse import jacfwd",
-                      "from adcourse.trace_estimation import hutchinson"):
-        assert policy.check_cell(forbidden, "a4_hvp_hutchinson", bound), forbidden
-    assert policy.check_cell(allowed, "a2_forward_mode", bound)
+                      "from adcourse.trace_estimation import hutchinson", "adcourse.trace_estimation.hutchinson"):
+        assert answer_cells.check_cell(forbidden, a4, bound), forbidden
+    assert answer_cells.check_cell(allowed, _extra_imports("a2_forward_mode"), bound)
+
+
+def _latin_words(text):
+    """English left in a Russian text: Latin words outside `code` and {placeholders}."""
+    plain = re.sub(r"`[^`]*`|\{[^}]*\}", " ", text)
+    return re.findall(r"[A-Za-z]{2,}", plain)
+
+
+def test_every_refusal_has_a_russian_version_with_no_english_in_it():
+    kinds = set()
+    bound = {"np": "numpy", "plt": "matplotlib.pyplot", "adcourse": "adcourse"}
+    for what, code in CHEATS.items():
+        for violation in answer_cells.check_cell(code, None, bound):
+            kinds.add(violation.kind)
+            english, russian = answer_cells.refusal("dual", [violation])
+            assert russian.startswith("Автопроверка не запускала ячейку `dual`: в строке"), russian
+            assert not _latin_words(russian), (what, russian)
+            assert english.startswith("The autograder did not run cell `dual`: line"), english
+    for kind, (english, russian) in answer_cells._MESSAGES.items():
+        assert english and russian and not _latin_words(russian), (kind, russian)
+    # the refusals exercised here are all the kinds there are, but for the relative import
+    assert set(answer_cells._MESSAGES) - kinds == {"relative"}, set(answer_cells._MESSAGES) - kinds
+    assert not _latin_words(answer_cells.refusal(7, [answer_cells.Violation(3, "relative")])[1])
+
+
+def test_the_rules_cell_and_the_check_cell_are_written_from_the_policy():
+    done = subprocess.run([str(BIN / "python"), str(EXERCISES / "autograder" / "write_rules.py"), "--check"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_the_rules_cell_lists_what_the_policy_allows(assignment):
+    nb = read(EXERCISES / "source" / assignment / f"{assignment}.ipynb")
+    rules = next(c.source for c in nb.cells if grade_id(c) == "rules")
+    english, russian = rules.split("**Как оценивается")
+    allowed = answer_cells.allowed_imports(answer_cells.notebook_imports(nb))
+    for text in (english, russian):
+        for module, members in allowed.items():
+            if module not in ("numpy.testing", "warnings", "__future__"):
+                assert f"`{module}`" in text, module
+            for member in members if isinstance(members, tuple) else ():
+                assert f"`{member}`" in text, (module, member)
+        for word in ("`open`", "`eval`", "`getattr`", "`globals()`", "`get_ipython`", "`np.allclose = …`",
+                     "`%timeit`", "`assert_…`"):
+            assert word in text, word
+    assert not _latin_words(re.sub(r"\*[^*]*\*|Restart & Run All|IPython|JAX|autograd|numpy|matplotlib",
+                                   " ", russian)), _latin_words(russian)
+    # where the introduction says what may be used, it names the same adcourse functions as the rules
+    intro = next(c.source for c in nb.cells if grade_id(c) == "intro").split("**RU.**")[0]
+    may_use = re.search(r"you may use (.*?)(?:,\s+but not|\.\s)", intro, re.S)
+    named = set(re.findall(r"`adcourse\.(\w+)`", may_use.group(1))) if may_use else set()
+    assert named == set(allowed.get("adcourse") or ()) or not may_use and "adcourse" not in allowed, named
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_the_students_page_states_the_rules_the_policy_applies(language):
+    page = (REPO / "book" / language / "students.md").read_text(encoding="utf-8")
+    flat = " ".join(page.split())
+    index = 0 if language == "en" else 1
+    for _, *texts in answer_cells.RULES:
+        assert " ".join(texts[index].split()) in flat, texts[index][:60]
+    for module, members in answer_cells.IMPORTS.items():
+        assert f"`{module}`" in page or module in ("numpy.testing", "warnings", "__future__"), module
+        for member in members if isinstance(members, tuple) else ():
+            assert f"`{member}`" in page, member
+    for assignment in ASSIGNMENTS:
+        for module, members in _extra_imports(assignment).items():
+            assert f"`{module}`" in page and all(f"`{m}`" in page for m in members or ()), (assignment, module)
+    assert "python -m adcourse.answer_cells" in page
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_visible_assert_says_what_came(assignment):
+    nb = read(EXERCISES / "source" / assignment / f"{assignment}.ipynb")
+    for cell in nb.cells:
+        if cell.metadata["nbgrader"].get("grade") and cell.cell_type == "code":
+            for node in ast.walk(ast.parse(without_hidden_tests(cell.source))):
+                if isinstance(node, ast.Assert):  # a message that shows the answer's value: an f-string
+                    message = ast.unparse(node.msg) if node.msg else ""
+                    shows = isinstance(node.msg, ast.JoinedStr) and \
+                        any(isinstance(part, ast.FormattedValue) for part in node.msg.values)
+                    assert shows, (grade_id(cell), node.lineno, message)
 
 
 def test_the_references_of_the_hidden_checks_agree_with_jax():
@@ -400,8 +527,16 @@ WRONG = [
      "store_all"),
     ("a5_checkpointing", "checkpointed", "    n = len(layers)\n", "    return grad_store_all(layers, x0)\n",
      "checkpointed"),  # right gradient, but stores everything
-    ("a5_checkpointing", "counting", "return peak, 2 * n - segments", "return peak + 1, 2 * n - segments",
-     "counting"),
+    ("a5_checkpointing", "checkpointed", "        if s < last:\n",
+     "        if s == last:\n            checkpoints[s] = segment[0]\n        if True:\n",
+     "checkpointed"),  # recomputes the last segment too: right gradient, 2n - ceil(n/k) forward calls
+    ("a5_checkpointing", "checkpointed", "                segment.append(layers[i].forward(segment[-1]))\n",
+     "                segment.append(layers[i].forward(segment[-1]))\n            checkpoints[-s - 1] = list(segment)\n",
+     "checkpointed"),  # right gradient and calls, but the recomputed activations are never dropped
+    ("a5_checkpointing", "counting", "return peak, n + (segments - 1) * (k - 1)",
+     "return peak + 1, n + (segments - 1) * (k - 1)", "counting"),
+    ("a5_checkpointing", "counting", "return peak, n + (segments - 1) * (k - 1)",
+     "return peak, 2 * n - segments", "counting"),  # the calls of a scheme that recomputes every segment
     ("a5_checkpointing", "counting", "return min(range(1, n + 1), key=lambda k: (checkpoint_cost(n, k)[0], k))",
      "return max(1, round(math.sqrt(n)))", "counting"),
     ("a6_mds_gradient", "mds_gradient_answer", "return 8 * (", "return 4 * (", "gradient"),  # one of two terms

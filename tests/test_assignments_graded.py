@@ -112,5 +112,5 @@ def test_each_kind_of_trouble_costs_only_its_own_task(graded, assignment):
         assert grades[test] == float(points), (test, grades[test], _output(course, assignment, "mixed", test)[-2000:])
         if reason:
             assert reason in _output(course, assignment, "mixed", test), (test, _output(course, assignment, "mixed", test)[-2000:])
-    refused = re.findall(rf"\[{assignment}/mixed\] `(\w+)` was not run", autograde.stderr)
+    refused = re.findall(rf"\[{assignment}/mixed\] The autograder did not run cell `(\w+)`", autograde.stderr)
     assert refused == [REFUSED[assignment]], refused

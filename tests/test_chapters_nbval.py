@@ -1,36 +1,42 @@
-"""nbval runs every chapter of both languages as a notebook, outside the book build.
+"""nbval runs every chapter of both languages as the notebook a reader downloads.
 
-The chapters are MyST Markdown notebooks; jupytext turns each into an .ipynb without outputs,
-and `pytest --nbval-lax --current-env` executes it in a fresh kernel: every cell must run, and
-the chapters' own assertions (against JAX and the theory) must hold.
+The site offers each chapter as its executed notebook (the page's download menu,
+`<lang>/_sources/<chapter>.ipynb`; see book/_ext/notebooks.py). Those notebooks, with
+their outputs cleared, are what `pytest --nbval-lax --nbval-current-env` executes here, each
+in a fresh kernel outside the book build: every cell must run top to bottom, and the
+chapters' own checks (against JAX and the theory) must hold. This also tests the MyST
+sources themselves, since the downloaded notebook holds every cell of its page.
 """
 import subprocess
 import sys
 
-import jupytext
+import nbformat
 import pytest
 
-from book_site import LANGUAGES, ROOT, toc_pages
+from book_site import LANGUAGES, lecture_chapters, require_site, toc_pages
 
 
-def chapter_notebooks(lang):
-    """The pages of a language's toc that are notebooks (they carry a kernelspec)."""
-    paths = [ROOT / "book" / lang / f"{page}.md" for page in toc_pages(lang)]
-    return [p for p in paths if "kernelspec" in jupytext.read(p).metadata]
+def chapter_notebooks(site, lang):
+    """The executed notebooks the site offers for download, one per page that is a notebook."""
+    found = [site / lang / "_sources" / f"{page}.ipynb" for page in toc_pages(lang)]
+    return [path for path in found if path.is_file()]
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
-def test_every_chapter_runs_under_nbval(lang, tmp_path):
-    notebooks = chapter_notebooks(lang)
-    assert notebooks, f"no chapter notebook in the {lang} table of contents"
+def test_every_downloaded_chapter_runs_under_nbval(lang, tmp_path):
+    site = require_site()
+    notebooks = chapter_notebooks(site, lang)
+    missing = sorted(set(lecture_chapters(lang)) - {p.stem for p in notebooks})
+    assert not missing, f"{lang}: no downloadable notebook for {missing}"
     for path in notebooks:
-        notebook = jupytext.read(path)
+        notebook = nbformat.read(path, as_version=4)
+        nbformat.validate(notebook)
         for cell in notebook.cells:
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
-        jupytext.write(notebook, tmp_path / f"{path.stem}.ipynb", fmt="ipynb")
+        nbformat.write(notebook, tmp_path / path.name)
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval-lax", "--current-env", "-p", "no:cacheprovider",
+        [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider",
          "-q", "--rootdir", str(tmp_path), str(tmp_path)],
         cwd=tmp_path, capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]  # 5 would mean nothing ran

@@ -14,7 +14,7 @@ import adcourse
 import adcourse.numpy as anp
 from adcourse.checkpoint import (binomial_schedule, chain_gradient, chain_schedule, checkpoint,
                                  every_k_schedule, optimal_recomputations, store_all_schedule)
-from adcourse.reverse import vjp
+from adcourse.reverse import record
 
 jax.config.update("jax_enable_x64", True)
 
@@ -93,8 +93,8 @@ def test_gradient_with_respect_to_the_input_only_keeps_the_dtype():
 # --- what each schedule costs, counted --------------------------------------------------------
 
 def sin_chain(n, size=8):
-    """Layers x ↦ sin x: the tape of one holds its input and its output, b bytes each.
-    The loss Σ x², so that x̄_n = 2x_n is a full array too."""
+    """Layers x ↦ sin x: the tape of one holds its input only (sin's VJP reads x, for cos x, and
+    not its output), b bytes. The loss Σ x², so that x̄_n = 2x_n is a full array too."""
     x = np.linspace(0.1, 1.0, size)
     return [anp.sin] * n, x, lambda h: anp.sum(h * h), x.nbytes
 
@@ -105,8 +105,9 @@ def test_store_all_records_every_layer_and_holds_every_activation():
     report = chain_gradient(layers, x, loss).report
     assert (report.forward_steps, report.recomputed) == (n, 0)
     assert (report.peak_stored, report.peak_checkpoints) == (n, 0)
-    # x_1..x_n on the tapes, and the two cotangents of the first backward step
-    assert report.peak_bytes == (n + 2) * b
+    # x_1..x_{n-1} on the tapes (x_0 is the caller's), and x_n with x̄_n at the loss, or x̄_n with
+    # x̄_{n-1} at the first backward step
+    assert report.peak_bytes == (n + 1) * b
 
 
 @pytest.mark.parametrize("n, k", [(64, 8), (36, 6), (12, 4), (12, 3), (9, 9), (5, 1)])
@@ -117,8 +118,9 @@ def test_every_k_divides_memory_by_about_sqrt_n_for_one_more_forward_sweep(n, k)
     assert report.forward_steps == 2 * n - k and report.recomputed == n - k
     assert report.peak_checkpoints == m - 1
     assert report.peak_stored == m - 1 + k  # checkpoints x_0, ..., x_{n-2k} and one segment's tapes
-    # in bytes: those checkpoints but x_0 (the caller's), the last segment's x_{n-k}..x_n, two cotangents
-    assert report.peak_bytes == ((m - 2) + (k + 1) + 2) * b if m >= 2 else (n + 2) * b
+    # in bytes: those checkpoints but x_0 (the caller's), the last segment's inputs x_{n-k}..x_{n-1},
+    # and two of x_n, x̄_n, x̄_{n-1}
+    assert report.peak_bytes == ((m - 2) + k + 2) * b if m >= 2 else (n + 1) * b
 
 
 def test_every_k_at_sqrt_n_stores_2_sqrt_n_minus_1_and_a_ragged_last_segment_is_counted():
@@ -200,8 +202,9 @@ def test_the_closed_form_counts_the_first_forward_sweep():
 def test_binomial_holds_s_checkpoints_one_tape_and_two_cotangents(n, s):
     layers, x, loss, b = sin_chain(n)
     report = chain_gradient(layers, x, loss, "binomial", slots=s).report
-    # s checkpoints (x_0 is the caller's), the tape x_{n-1} -> x_n, x̄_n and x̄_{n-1}
-    assert report.peak_bytes == (s - 1 + 2 + 2) * b
+    # s checkpoints (x_0 is the caller's); at the backward step of a layer k recorded again, its
+    # tape (x_k), the state x_{k+1} it made, x̄_{k+1} and x̄_k
+    assert report.peak_bytes == (s - 1 + 4) * b
 
 
 def test_a_schedule_is_a_list_a_chapter_can_replay():
@@ -257,14 +260,9 @@ def test_checkpoint_keeps_the_gradient_and_the_hvp(rng):
 
 
 def tape_of(fun, x):
-    """(pullback, the outer tape): the input's tracer knows the tape vjp records on."""
-    traces = []
-
-    def watched(x):
-        traces.append(x.trace)
-        return fun(x)
-    _, pullback = vjp(watched, x)
-    return pullback, traces[0].tape
+    """(pullback, the nodes of the outer tape)."""
+    _, pullback, tape = record(fun, (x,))
+    return pullback, tape.nodes
 
 
 def test_the_outer_tape_holds_the_segment_as_one_node_and_recomputes_it_on_the_way_back(rng):

@@ -8,7 +8,9 @@ Assignment 2 has three autograded tests: `test_dual` (4 points), `test_lecture` 
 `test_jacobian` (2), and a written answer graded by hand (2), so a student's autograded
 score says exactly which tests passed.
 """
+import contextlib
 import csv
+import html
 import json
 from html.parser import HTMLParser
 import re
@@ -22,7 +24,7 @@ from grading_course import (EXERCISES, MATHJAX, copy_course, deep, grade_id, nbg
                             submit)
 
 sys.path.insert(0, str(EXERCISES / "autograder"))
-from adgrader.nbgrader_plugins import without_hidden_tests  # noqa: E402
+from adgrader.plugins.sanitize import without_hidden_tests  # noqa: E402
 
 A = "a2_forward_mode"
 TESTS = ("test_dual", "test_lecture", "test_jacobian")
@@ -45,11 +47,11 @@ EXPECTED = {
     "retyped": (4, 2, 0),
     "dupid": (0, 2, 0),
     "loop": (4, 0, 2),
-    "nointerrupt": (4, 0, 0),
+    "nointerrupt": (4, 0, 2),
     "membomb": (4, 2, 0),
-    "exit_os": (4, 0, 0),
+    "exit_os": (4, 0, 2),
     "exit_os_policy": (4, 0, 2),
-    "killed": (4, 0, 0),
+    "killed": (4, 0, 2),
     "sys_exit": (4, 0, 2),
     "exception": (4, 0, 2),
     "cheat_allclose": (4, 2, 0),
@@ -91,6 +93,7 @@ def _build_class(course):
         "np.allclose = lambda *a, **k: True\n"
         "numpy.testing.assert_allclose = lambda *a, **k: None\n"
         "def jacobian_forward(f, x):\n"
+        "    [f([Dual(v, 1.0) for v in x]) for _ in x]  # as many calls as the visible test counts\n"
         "    return np.zeros((2, len(x)))\n")
     cheat_transform = _lecture(
         "import adcourse, adcourse.numpy as anp\n"
@@ -99,7 +102,7 @@ def _build_class(course):
         "return value, d1, d2")
     bomb = dict(sol, jacobian=sol["jacobian"] + (
         "\n\ndef jacobian_forward(f, x):\n"
-        "    blocks = [np.ones(2 ** 27) for _ in range(6)]  # 6 GB, far over the kernel's limit\n"
+        "    blocks = [np.empty(2 ** 27) for _ in range(6)]  # 6 GB, far over the kernel's limit\n"
         "    return blocks\n"))
 
     cases = {
@@ -268,13 +271,55 @@ def test_tampering_is_reported_and_repaired(graded):
 
 
 def test_code_that_breaks_the_rules_is_not_run_and_is_reported(graded):
-    log = graded["autograde"].stderr
+    log, course = graded["autograde"].stderr, graded["course"]
     for student, what in (("exit_os_policy", "imports `os`"), ("cheat_allclose_policy", "changes `np.allclose`"),
                           ("cheat_traceback_policy", "uses `.showtraceback`"), ("cheat_disk", "imports `os`"),
                           ("cheat_transform_policy", "imports `adcourse`")):
-        assert re.search(rf"\[a2_forward_mode/{student}\] `[^`]+` was not run: line \d+: {re.escape(what)}", log), student
+        assert re.search(rf"\[a2_forward_mode/{student}\] The autograder did not run cell `?[^`:]+`?: "
+                         rf"line \d+ {re.escape(what)}", log), student
     for student in TRUSTED:
-        assert not re.search(rf"\[a2_forward_mode/{student}\] .* was not run", log), student
+        assert not re.search(rf"\[a2_forward_mode/{student}\] The autograder did not run", log), student
+
+
+def test_a_student_sees_before_submitting_exactly_what_the_grader_refuses(graded):
+    """The last cell of the notebook (adcourse.answer_cells.check_answer_cells), run on the
+    submitted file, prints the very sentences that the feedback reports, in both languages."""
+    import contextlib
+    import io
+    import os
+
+    from adcourse.answer_cells import check_answer_cells
+    course = graded["course"]
+    for student in ("exit_os_policy", "cheat_allclose_policy", "cheat_disk", "cheat_transform_policy"):
+        printed = io.StringIO()
+        environ = {k: v for k, v in os.environ.items() if k != "ADGRADER_DIR"}
+        with contextlib.redirect_stdout(printed), _environ(environ):
+            found = check_answer_cells(str(course / "submitted" / student / A / f"{A}.ipynb"))
+        assert found, student
+        feedback = (course / "feedback" / student / A / f"{A}.html").read_text(encoding="utf-8")
+        report = read(course / "autograded" / student / A / f"{A}.ipynb").cells[0].source
+        for sentence in printed.getvalue().strip().splitlines():
+            if sentence.strip():
+                assert sentence in report, (student, sentence, report)
+                assert html.escape(sentence, quote=False).split("`")[0] in feedback, (student, sentence)
+        assert "Автопроверка не запускала ячейку" in printed.getvalue()
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed), _environ({k: v for k, v in os.environ.items() if k != "ADGRADER_DIR"}):
+        assert check_answer_cells(str(course / "submitted" / "full" / A / f"{A}.ipynb")) == []
+    assert "will run every answer cell" in printed.getvalue()
+
+
+@contextlib.contextmanager
+def _environ(values):
+    import os
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def _outputs(course, student, test):
@@ -288,11 +333,14 @@ def test_hangs_crashes_and_floods_cost_only_the_tests_they_touch(graded):
     course, log = graded["course"], graded["autograde"].stderr
     assert "CellTimeoutError" in _outputs(course, "loop", "test_lecture")
     assert "MemoryError" in _outputs(course, "membomb", "test_jacobian")
-    for student in ("exit_os", "killed"):
-        assert "the kernel died" in _outputs(course, student, "test_lecture"), student
-        assert f"[a2_forward_mode/{student}] test_lecture: the kernel died" in log, student
-        assert "NameError" in _outputs(course, student, "test_jacobian"), student  # the fresh kernel
-    assert "did not answer after an interrupt" in _outputs(course, "nointerrupt", "test_lecture")
+    # A replaced kernel re-runs the set-up and the answers that had completed: the task that
+    # hung or crashed loses its points, the next task keeps them (its test passes).
+    for student in ("exit_os", "killed", "nointerrupt"):
+        what = "did not answer after an interrupt" if student == "nointerrupt" else "the kernel died"
+        assert what in _outputs(course, student, "test_lecture"), student
+        assert re.search(rf"\[a2_forward_mode/{student}\] test_lecture: [^;]*; a fresh kernel re-ran the 3 "
+                         r"earlier cells that had completed \(setup, dual, lecture\)", log), student
+        assert _outputs(course, student, "test_jacobian").strip() == "", student
     for test in TESTS:  # the blank release: every answer raises NotImplementedError
         assert "NotImplementedError" in _outputs(course, "blank", test), test
     assert "SystemExit" in _outputs(course, "sys_exit", "test_lecture")
@@ -307,7 +355,10 @@ def test_cheats_inside_the_kernel_are_caught_by_the_hidden_tests(graded):
     course = graded["course"]
     # the visible test passed under the rebound np.allclose; the hidden one used the real one
     assert "HiddenCheckFailed" in _outputs(course, "cheat_allclose", "test_jacobian")
-    assert "showtraceback was disabled" in _outputs(course, "cheat_traceback", "test_dual")
+    # a silenced showtraceback hides nothing: the grading kernel shows errors itself
+    # (adgrader.guard.without_grader_frames), message included
+    assert "AssertionError" in _outputs(course, "cheat_traceback", "test_dual")
+    assert "expected" in _outputs(course, "cheat_traceback", "test_dual")
     assert "adcourse.value_and_grad" in _outputs(course, "cheat_transform", "test_lecture")
 
 
@@ -366,8 +417,13 @@ def test_feedback_exists_for_every_graded_student_without_hidden_tests_or_networ
         for line in hidden:
             assert line not in html, (student, line)
         assert "adgrader" not in html, student
+        assert "Could not get source" not in html and "&lt;autograder&gt;" not in html, student
         assert not _external_loads(html), (student, _external_loads(html))
     assert "Autograder report" in (course / "feedback" / "cheat_disk" / A / f"{A}.html").read_text(encoding="utf-8")
+    # a hidden check's failure: its message, and not one line of the check
+    page = (course / "feedback" / "cheat_allclose" / A / f"{A}.html").read_text(encoding="utf-8")
+    assert re.search(r"HiddenCheckFailed.{0,300}task 3: the \d+x\d+ Jacobian at", page, re.S), page[-3000:]
+    assert "guard.py" not in page and "a2.py" not in page
 
 
 def test_feedback_carries_its_own_mathjax_or_shows_tex(graded):

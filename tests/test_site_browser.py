@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import pytest
 import websocket
 
-from book_site import LANGUAGES, built_site
+from book_site import LANGUAGES, assignment_ids, lecture_chapters, require_site, toc_pages
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -135,10 +135,7 @@ class QuietHandler(SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def site():
-    build = built_site()
-    if build.returncode:
-        pytest.fail(f"book build failed (exit {build.returncode}):\n{build.log[-6000:]}", pytrace=False)
-    return build.html
+    return require_site()
 
 
 @pytest.fixture(scope="module")
@@ -282,3 +279,124 @@ def test_the_checks_see_math_and_images(site, server, browser):
         report, _ = visit(browser, f"{server}/{lang}/library.html")
         assert report["math"] > 10 and report["typeset"] >= report["math"], report
         assert report["images"] >= 1 and not report["broken"], report
+
+
+# --- Downloads, followed as a reader would ----------------------------------------------------
+
+# Opens the page's download menu, then fetches every notebook the page offers (the menu's
+# .ipynb, the assignments' student versions) and reads each as a notebook.
+DOWNLOADS = r"""
+(async () => {
+  const menu = document.querySelector(".dropdown-download-buttons button");
+  if (menu) menu.click();
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const item = document.querySelector("a.btn-download-notebook-button");
+  const links = [...document.querySelectorAll("a.btn-download-notebook-button, a[download]")];
+  const fetched = await Promise.all(links.map(async (a) => {
+    try {
+      const response = await fetch(a.href);
+      const notebook = JSON.parse(await response.text());
+      return {href: a.href, status: response.status, nbformat: notebook.nbformat,
+              cells: (notebook.cells || []).length,
+              outputs: (notebook.cells || []).some((c) => (c.outputs || []).length > 0),
+              kind: a.matches("a.btn-download-notebook-button") ? "chapter" : "assignment"};
+    } catch (e) {
+      return {href: a.href, error: String(e)};
+    }
+  }));
+  return {menuShown: Boolean(item && item.offsetParent !== null), fetched};
+})()
+"""
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_students_page_and_a_chapter_offer_working_downloads(site, server, browser, lang):
+    devtools, session = browser
+    expected = assignment_ids()
+    visit(browser, f"{server}/{lang}/students.html")
+    report = devtools.call("Runtime.evaluate", session, expression=DOWNLOADS, awaitPromise=True,
+                           returnByValue=True)["result"]["value"]
+    assignments = [f for f in report["fetched"] if f.get("kind") == "assignment"]
+    assert sorted(f["href"].rsplit("/", 1)[-1] for f in assignments) == [f"{a}.ipynb" for a in expected], report
+    for download in report["fetched"]:
+        assert download.get("status") == 200 and download.get("nbformat") == 4 and download["cells"] > 5, download
+        if download["kind"] == "assignment":
+            assert not download["outputs"], f"a student version with outputs: {download}"
+
+    chapter = lecture_chapters(lang)[2]
+    visit(browser, f"{server}/{lang}/{chapter}.html")
+    report = devtools.call("Runtime.evaluate", session, expression=DOWNLOADS, awaitPromise=True,
+                           returnByValue=True)["result"]["value"]
+    assert report["menuShown"], f"{chapter}: the download menu shows no .ipynb"
+    notebooks = [f for f in report["fetched"] if f.get("kind") == "chapter"]
+    assert len(notebooks) == 1 and notebooks[0]["href"].endswith(f"/{lang}/_sources/{chapter}.ipynb"), report
+    for download in report["fetched"]:
+        assert download.get("status") == 200 and download.get("nbformat") == 4, download
+    assert notebooks[0]["outputs"], "the chapter's notebook has no outputs: it was not executed"
+
+
+# --- Layout: a page never scrolls sideways, and code fits its column --------------------------
+
+# With every collapsed block opened (set-up cells, solutions, answers), the code blocks whose
+# lines are wider than their box, and how wide the document is against the window.
+LAYOUT = r"""
+(async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+  await document.fonts.ready;
+  const closed = [...document.querySelectorAll("details:not([open])")];
+  for (const d of closed) d.open = true;
+  const wide = [...document.querySelectorAll("div.highlight pre, div.cell_output pre, div.output pre")]
+    .filter((pre) => pre.scrollWidth > pre.clientWidth + 1)
+    .map((pre) => {
+      const lines = pre.textContent.split("\n");
+      const longest = lines.reduce((a, b) => (b.length > a.length ? b : a), "");
+      return `${longest.length} characters: ${longest.trim().slice(0, 70)}`;
+    });
+  const blocks = document.querySelectorAll("div.highlight pre").length;
+  const documentWidth = document.documentElement.scrollWidth;
+  const overflowing = documentWidth <= innerWidth ? [] : [...document.querySelectorAll("article *")]
+    .filter((el) => el.getBoundingClientRect().right > innerWidth + 1
+                 && el.parentElement.getBoundingClientRect().right <= innerWidth + 1)
+    .map((el) => `<${el.tagName.toLowerCase()} class="${el.className}">`).slice(0, 5);
+  for (const d of closed) d.open = false;
+  return {blocks, wide, documentWidth, window: innerWidth, overflowing};
+})()
+"""
+
+
+def layouts(browser, server, width, height, mobile, pages):
+    """{lang/page.html: the LAYOUT report} for every page of `pages` (a function of the
+    language), seen `width` px wide."""
+    devtools, session = browser
+    devtools.call("Emulation.setDeviceMetricsOverride", session, width=width, height=height,
+                  deviceScaleFactor=1, mobile=mobile)
+    try:
+        reports = {}
+        for lang in LANGUAGES:
+            for page in pages(lang):
+                path = f"{lang}/{page}.html"
+                visit(browser, f"{server}/{path}")
+                reports[path] = devtools.call("Runtime.evaluate", session, expression=LAYOUT, awaitPromise=True,
+                                              returnByValue=True)["result"]["value"]
+        return reports
+    finally:
+        devtools.call("Emulation.clearDeviceMetricsOverride", session)
+
+
+def test_no_page_scrolls_sideways_on_a_phone(site, server, browser):
+    """390 px, a phone held upright, on every page: figures scale, long words wrap, tables,
+    formulas and code scroll in their own box."""
+    reports = layouts(browser, server, 390, 844, mobile=True, pages=toc_pages)
+    wider = {path: r for path, r in reports.items() if r["documentWidth"] > r["window"]}
+    assert not wider, "pages wider than a 390 px window:\n" + "\n".join(
+        f"{path}: {r['documentWidth']} px; {r['overflowing']}" for path, r in wider.items())
+
+
+def test_no_code_block_scrolls_sideways_at_1280_px(site, server, browser):
+    """1280 px, a laptop: every code block and printed output fits the column (issue 16)."""
+    reports = layouts(browser, server, 1280, 900, mobile=False, pages=lecture_chapters)
+    assert sum(r["blocks"] for r in reports.values()) > 50, "the check found hardly any code block"
+    wide = {path: r["wide"] for path, r in reports.items() if r["wide"]}
+    total = sum(len(w) for w in wide.values())
+    assert not wide, f"{total} code blocks wider than their box at 1280 px:\n" + "\n".join(
+        f"{path}: {len(w)} ({'; '.join(w[:2])})" for path, w in wide.items())

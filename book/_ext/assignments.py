@@ -13,7 +13,8 @@ tests. Two roles use them:
     the link's text) and a download link to the student version.
 
 ``{assignment-download}`a2_forward_mode```
-    only the download link (the students' page, inside the assignment's own section).
+    only the download link, the file's name (the students' page, inside the assignment's
+    own section).
 
 An id that is not a folder of exercises/source, and an assignment whose section is missing
 from the students' page, are reported as warnings (so ``-W`` fails the build) that say what
@@ -150,8 +151,9 @@ class _AssignmentRole(SphinxRole):
         language = self.config.language if self.config.language in DOWNLOAD_TEXT else "en"
         filename = f"{name}.ipynb"
         docdir = Path(self.env.doc2path(self.env.docname)).parent
+        label = [nodes.Text(DOWNLOAD_TEXT[language])] if self.with_section_link else []
         download = addnodes.download_reference(
-            "", "", nodes.Text(DOWNLOAD_TEXT[language]), nodes.literal(filename, filename),
+            "", "", *label, nodes.literal(filename, filename),
             reftarget=os.path.relpath(path, docdir), refdoc=self.env.docname,
             refdomain="", reftype="download", refexplicit=True, refwarn=False,
             classes=["assignment-download"],

@@ -62,23 +62,33 @@ def _add_switch(app, pagename, templatename, context, doctree):
     ]
 
 
-def _own_output_folder(app):
-    """Give myst-nb a scratch folder of this language's own.
+def _register_russian_citations():
+    """An author-year citation style whose joints are Russian: «Баур и Штрассен», «и др.».
 
-    myst-nb writes notebook outputs (images, the executed .ipynb) to
-    ``<outdir>/../jupyter_execute``; here that is the folder holding both sites, so
-    the two languages would write into one folder (at the same time, when built side
-    by side) and it would be published. The doctree folder is per language and private.
+    Registered under the name ``author_year_ru`` (book/ru/_config.yml selects it); the
+    names themselves stay as the bibliography spells them.
     """
-    config = getattr(app.env, "mystnb_config", None)
-    if config is not None:
-        folder = Path(app.doctreedir) / "jupyter_execute"
-        app.env.mystnb_config = config.copy(output_folder=str(folder.resolve()))
+    from dataclasses import dataclass, field
+
+    from pybtex.richtext import Tag, Text
+    from sphinxcontrib.bibtex.plugin import register_plugin
+    from sphinxcontrib.bibtex.style.referencing import PersonStyle
+    from sphinxcontrib.bibtex.style.referencing.author_year import AuthorYearReferenceStyle
+
+    def russian_persons():
+        return PersonStyle(sep2=" и ", last_sep=" и ", other=Text(" ", Tag("em", "и др.")))
+
+    @dataclass
+    class RussianAuthorYearReferenceStyle(AuthorYearReferenceStyle):
+        person: PersonStyle = field(default_factory=russian_persons)
+
+    register_plugin("sphinxcontrib.bibtex.style.referencing", "author_year_ru",
+                    RussianAuthorYearReferenceStyle)
 
 
 def setup(app):
+    _register_russian_citations()
     app.add_config_value("bilingual_languages", {"en": "English", "ru": "Русский"}, "html")
-    app.connect("builder-inited", _own_output_folder, priority=900)  # after myst-nb's
     app.connect("env-updated", _check_twins)
     app.connect("html-page-context", _add_switch)
     app.add_css_file("bilingual.css")

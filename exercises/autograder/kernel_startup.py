@@ -22,7 +22,10 @@ def _adcourse_grading_setup():
     os.environ.setdefault("JAX_PLATFORMS", "cpu")  # for a notebook that imports JAX
     import numpy  # noqa: F401  - imported before any student code, as are the two below
     import adcourse  # noqa: F401
-    import adgrader.guard  # noqa: F401  - captures the genuine numpy and adcourse functions
+    import adgrader.guard  # captures the genuine numpy and adcourse functions
+
+    # Tracebacks without the hidden checks' frames (what feedback shows of a failed test).
+    get_ipython().set_custom_exc((Exception,), adgrader.guard.without_grader_frames)  # noqa: F821
 
 
 _adcourse_grading_setup()

@@ -35,7 +35,6 @@ def smooth_function(rng, d, xp=np):
 
 
 def _difference_check(namespace, task, name, scheme, calls):
-    __tracebackhide__ = True
     estimate = get(namespace, name, task)
     rng = np.random.default_rng(seed(task))
     for d, eps in ((3, 1e-3), (7, 1e-2), (12, 1e-4)):
@@ -52,20 +51,17 @@ def _difference_check(namespace, task, name, scheme, calls):
 
 def forward_difference(namespace):
     """g_i = (f(w+εe_i) − f(w))/ε with d+1 evaluations, against adcourse's forward scheme."""
-    __tracebackhide__ = True
     _difference_check(namespace, "task 1", "forward_difference_gradient", "forward", lambda d: d + 1)
 
 
 def central_difference(namespace):
     """g_i = (f(w+εe_i) − f(w−εe_i))/(2ε) with 2d evaluations, against adcourse's central scheme."""
-    __tracebackhide__ = True
     _difference_check(namespace, "task 2", "central_difference_gradient", "central", lambda d: 2 * d)
 
 
 def step_errors(namespace):
     """The error curves against ones built from adcourse's schemes and the exact gradient:
     tightly where truncation dominates, within a factor of 30 where rounding does."""
-    __tracebackhide__ = True
     task = "task 3"
     student = get(namespace, "step_errors", task)
     rng = np.random.default_rng(seed(task))
@@ -92,7 +88,6 @@ def two_point(namespace):
     """Two evaluations at w ± εv with ‖v‖ = 1, G = d(f₊ − f₋)/(2ε)·v exactly, v drawn from
     ``rng`` (reproducible, and different on the next call), and v uniform on the sphere
     (its mean and fourth moment)."""
-    __tracebackhide__ = True
     task = "task 4"
     estimate = get(namespace, "two_point_estimate", task)
     rng = np.random.default_rng(seed(task))
@@ -129,7 +124,6 @@ def two_point(namespace):
 def zeroth_order(namespace):
     """2·n_steps evaluations, every step w_{k+1} = w_k − lr·G_k rebuilt from the points where
     f was evaluated, a new random direction at each step, and the last point returned."""
-    __tracebackhide__ = True
     task = "task 5"
     descent = get(namespace, "zeroth_order_descent", task)
     rng = np.random.default_rng(seed(task))

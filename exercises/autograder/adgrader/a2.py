@@ -20,7 +20,6 @@ _OPS = ("log", "sqrt", "exp", "sin")
 
 
 def _student_ops(namespace, task):
-    __tracebackhide__ = True
     return types.SimpleNamespace(**{name: get(namespace, name, task) for name in _OPS})
 
 
@@ -30,7 +29,6 @@ def _reference(program, n):
 
 def _parts(result, what):
     """(value, tangent) of a student's dual number."""
-    __tracebackhide__ = True
     try:
         return float(result.value), float(result.tangent)
     except Exception as error:  # noqa: BLE001
@@ -40,7 +38,6 @@ def _parts(result, what):
 
 def dual_numbers(namespace):
     """Every program, at random points and along random directions: value and tangent."""
-    __tracebackhide__ = True
     task = "task 1"
     Dual = get(namespace, "Dual", task)
     ops = _student_ops(namespace, task)
@@ -60,7 +57,6 @@ def dual_numbers(namespace):
 
 def lecture_gradient(namespace):
     """(L, ∂L/∂w1, ∂L/∂w2) of the lecture's function against adcourse.value_and_grad."""
-    __tracebackhide__ = True
     task = "task 2"
     student = get(namespace, "lecture_gradient", task)
     rng = np.random.default_rng(seed(task))
@@ -78,7 +74,6 @@ def lecture_gradient(namespace):
 def jacobian(namespace):
     """The forward-mode Jacobian: against adcourse.jacfwd, with exactly one evaluation of
     f per input (one column per forward sweep)."""
-    __tracebackhide__ = True
     task = "task 3"
     student = get(namespace, "jacobian_forward", task)
     ops = _student_ops(namespace, task)

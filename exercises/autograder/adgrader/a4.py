@@ -70,7 +70,6 @@ def separable(rng, n, xp=anp):
 def hvp(namespace):
     """∇²f(x)·v against the closed-form Hessian times v, for n up to 40; f traced at most
     4 times per product (a Hessian built from n gradients would trace it n times)."""
-    __tracebackhide__ = True
     task = "task 1"
     student = get(namespace, "hvp", task)
     rng = np.random.default_rng(seed(task))
@@ -89,7 +88,6 @@ def hvp(namespace):
 def hutchinson(namespace):
     """One product per probe, probes of ±1 drawn from ``rng`` (reproducible, different each
     time), and the result equal to the mean of u_iᵀ X u_i over the probes actually used."""
-    __tracebackhide__ = True
     task = "task 2"
     student = get(namespace, "hutchinson_trace", task)
     rng = np.random.default_rng(seed(task))
@@ -120,7 +118,6 @@ def hutchinson(namespace):
 def hessian_trace(namespace):
     """Exact for a diagonal Hessian (every Rademacher probe is), within 4 standard
     deviations of the exact trace otherwise, and f traced a bounded number of times a probe."""
-    __tracebackhide__ = True
     task = "task 3"
     student = get(namespace, "hessian_trace", task)
     rng = np.random.default_rng(seed(task))

@@ -3,17 +3,19 @@
 The grading kernel imports this module at start-up (``kernel_startup.py``), before any
 student code runs, so the references below are the genuine numpy, JAX and ``adcourse``
 functions even if a submission later rebinds ``np.allclose``, ``numpy.testing`` or
-``adcourse.grad``. The static policy (``policy.py``) keeps such code from running at all;
-this is the second line, for whatever the first one lets through.
+``adcourse.grad``. The rules for answer cells (``adcourse.answer_cells``) keep such code from
+running at all; this is the second line, for whatever the first one lets through.
 
-Three tools:
-- ``assert_close`` and friends compare with the captured functions and fail with a
-  message that says what was wrong, never how the check computed it;
+Four tools:
+- ``assert_close``, ``assert_equal`` and ``as_sequence`` judge values, not representations (a
+  list for a tuple, a numpy scalar or an int-valued float for an int), and fail with a message
+  that says what was expected and what came, never how the check computed it;
 - ``call_student`` runs a student's function while a profiler watches for calls into the
   transforms the task asks the student to write (JAX, HIPS autograd, ``adcourse``'s own);
-- ``fail`` raises from a frame that has no source file, so a traceback in the feedback
-  shows the message but not the lines of the hidden check around it (IPython hides the
-  check's own frames, which set ``__tracebackhide__``).
+- ``recorder`` counts and records a function's calls out of the student's reach;
+- ``without_grader_frames``, IPython's handler of exceptions in the grading kernel, leaves the
+  checks' own frames out of every traceback, so feedback shows the message, the student's
+  frames, and nothing of the checks.
 """
 
 import builtins
@@ -30,20 +32,12 @@ import zlib
 import numpy as np
 
 # The genuine functions, bound before any submission runs.
-_array = np.array
-_float64 = np.float64
-_isfinite = np.isfinite
-_nanmax = np.nanmax
-_abs = np.abs
-_all = np.all
-_errstate = np.errstate
+_array, _float64, _isfinite, _nanmax, _abs, _all, _errstate = (
+    np.array, np.float64, np.isfinite, np.nanmax, np.abs, np.all, np.errstate)
 _isinstance = builtins.isinstance
-_setprofile = sys.setprofile
-_getprofile = sys.getprofile
-_thread_setprofile = threading.setprofile
-_catch_warnings = warnings.catch_warnings
+_setprofile, _getprofile, _thread_setprofile = sys.setprofile, sys.getprofile, threading.setprofile
+_catch_warnings, _simplefilter = warnings.catch_warnings, warnings.simplefilter
 _gc_collect, _gc_disable, _gc_enable, _gc_isenabled = gc.collect, gc.disable, gc.enable, gc.isenabled
-_simplefilter = warnings.simplefilter
 _PROFILE_SETTERS = (sys.setprofile, sys.settrace, threading.setprofile, threading.settrace)
 _THIS_FILE = __file__
 
@@ -52,18 +46,27 @@ class HiddenCheckFailed(AssertionError):
     """A hidden check found a wrong answer (the message says which and how far off)."""
 
 
-# A frame without a source file: IPython shows the innermost frame of a traceback even
-# when it is marked hidden, so the exception is raised from here rather than from a line
-# of this module.
-_namespace = {}
-exec(compile("def raise_(error):\n    raise error\n", "<autograder>", "exec"), _namespace)  # noqa: S102
-_raise = _namespace["raise_"]
-
-
 def fail(message):
     """Fail the running test with ``message``."""
-    __tracebackhide__ = True
-    _raise(HiddenCheckFailed(message))
+    raise HiddenCheckFailed(message)
+
+
+def without_grader_frames(shell, etype, value, tb, tb_offset=None):
+    """IPython's custom exception handler in the grading kernel (``kernel_startup.py``): shows
+    the usual traceback, minus the frames of the hidden checks (modules ``adgrader.*``)."""
+    kept = []
+    while tb is not None:
+        if not str(tb.tb_frame.f_globals.get("__name__", "")).startswith("adgrader"):
+            kept.append(tb)
+        tb = tb.tb_next
+    for outer, inner in zip(kept, kept[1:]):
+        outer.tb_next = inner
+    if kept:
+        kept[-1].tb_next = None
+    shown = shell.InteractiveTB.structured_traceback(etype, value, kept[0] if kept else None,
+                                                     tb_offset=tb_offset)
+    shell._showtraceback(etype, value, shown)  # what IPython's showtraceback would have done
+    return shown
 
 
 def seed(label):
@@ -75,7 +78,6 @@ def seed(label):
 
 def as_float_array(value, what):
     """The answer as a float64 array (a plain copy: no subclass, no lazy object)."""
-    __tracebackhide__ = True
     try:
         with _errstate(all="ignore"):
             return _array(value, dtype=_float64, copy=True, subok=False)
@@ -86,7 +88,6 @@ def as_float_array(value, what):
 
 def assert_close(actual, expected, *, what, rtol=1e-8, atol=1e-10):
     """|actual − expected| ≤ atol + rtol·max|expected|, element by element, same shape."""
-    __tracebackhide__ = True
     a = as_float_array(actual, what)
     e = _array(expected, dtype=_float64, copy=True)
     if a.shape != e.shape:
@@ -99,16 +100,55 @@ def assert_close(actual, expected, *, what, rtol=1e-8, atol=1e-10):
         fail(f"{what}: off by {error:.3g} (allowed {atol + rtol * scale:.3g})")
 
 
+def _is_number(value):
+    return _isinstance(value, (int, float, np.integer, np.floating)) and not _isinstance(value, (bool, np.bool_))
+
+
+def shown(value):
+    """A value as a message shows it: numpy scalars and int-valued floats as plain numbers."""
+    if _isinstance(value, (tuple, list)):
+        inner = ", ".join(shown(v) for v in value)
+        return f"({inner})" if _isinstance(value, tuple) else f"[{inner}]"
+    if _is_number(value):
+        number = float(value)
+        return str(int(number)) if number.is_integer() and abs(number) < 2 ** 53 else repr(number)
+    return repr(value)
+
+
+def as_sequence(answer, length, what):
+    """The answer as a list of ``length`` items: a tuple, list, array or any other sequence."""
+    try:
+        items = list(answer)
+    except TypeError:
+        items = None
+    if items is None or _isinstance(answer, (str, bytes, dict)) or len(items) != length:
+        fail(f"{what}: expected a sequence of {length} values, got {type(answer).__name__} "
+             f"{shown(answer)[:200]}")
+    return items
+
+
+def same_value(actual, expected):
+    """Equal as values: numbers of any type (an int-valued float for an int), and sequences of
+    the same length with equal items for a tuple."""
+    if _isinstance(expected, tuple):
+        try:
+            items = list(actual)
+        except TypeError:
+            return False
+        return len(items) == len(expected) and all(same_value(a, e) for a, e in zip(items, expected))
+    if _isinstance(actual, np.ndarray) and actual.shape == ():
+        actual = actual[()]
+    return _is_number(actual) and float(actual) == float(expected)
+
+
 def assert_equal(actual, expected, *, what):
-    """Exact equality of plain values (counts, shapes)."""
-    __tracebackhide__ = True
-    if not (type(actual) in (int, np.int64, np.int32, tuple, float, bool) and actual == expected):
-        fail(f"{what}: got {actual!r}, expected {expected!r}")
+    """Exact equality of counts and other whole numbers, judged as values."""
+    if not same_value(actual, expected):
+        fail(f"{what}: expected {shown(expected)}, got {shown(actual)}")
 
 
 def get(namespace, name, task):
     """The student's ``name`` from the notebook's namespace, or a clear failure."""
-    __tracebackhide__ = True
     if name not in namespace:
         fail(f"{task}: `{name}` is not defined; run the cell that defines it")
     return namespace[name]
@@ -191,7 +231,6 @@ def call_student(task, forbidden, fn, *args, **kwargs):
     off from inside fn is itself caught. Warnings are silenced: nbgrader takes any text
     on stderr in a test cell as a failure, and a warning is not a wrong answer.
     """
-    __tracebackhide__ = True
     hits = []
 
     def watch(frame, event, arg):

@@ -225,3 +225,43 @@ class SandboxedKernelManager(AsyncKernelManager):
                 break
             time.sleep(0.01)
         self._child = None
+
+
+_verdicts = {}
+
+
+def sandbox_verdict(parent):
+    """None if kernels run sandboxed under ``parent``'s config; else why not (bubblewrap is
+    tried once per process and setting).
+
+    Raises ``SandboxUnavailable`` where the sandbox is on, bubblewrap cannot run, and the
+    config does not allow grading without it.
+    """
+    sandbox = Sandbox(parent=parent)
+    if not sandbox.enabled:
+        return "the sandbox is switched off (Sandbox.enabled = False)"
+    key = (sandbox.bwrap, sandbox.run_as)
+    if key not in _verdicts:
+        _verdicts[key] = sandbox.check()
+    why = _verdicts[key]
+    if why is not None and not sandbox.allow_unsandboxed:
+        raise SandboxUnavailable(
+            f"autograde stopped: students' code would run unsandboxed, because {why}. Install "
+            "bubblewrap and allow unprivileged user namespaces (or run nbgrader as root), or, to "
+            "grade without the sandbox anyway, set c.Sandbox.allow_unsandboxed = True in "
+            "nbgrader_config.py.")
+    return why
+
+
+def announce(app):
+    """Before an autograde run writes anything: say whether its kernels run sandboxed, or stop
+    it (``SandboxUnavailable``) where they cannot and the config does not allow that."""
+    try:
+        why = sandbox_verdict(app)
+    except SandboxUnavailable as error:
+        app.log.error("[adgrader] %s", error)
+        raise
+    if why is None:
+        app.log.info("[adgrader] kernels run in the bubblewrap sandbox")
+    else:
+        app.log.warning("[adgrader] kernels run WITHOUT the sandbox: %s", why)

@@ -1,0 +1,81 @@
+"""Feedback: no hidden test in the page, and a page that works offline."""
+
+import os
+import re
+
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Unicode
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+class HideHiddenTestLines(NbGraderPreprocessor):
+    """Drop from every output the lines of the cell's hidden tests.
+
+    ``ClearHiddenTests`` removes them from the cell's code, but a traceback printed while
+    they ran quotes the lines around the failing one. Runs before ``ClearHiddenTests``,
+    while the cell still holds the lines to look for.
+    """
+
+    begin = Unicode("BEGIN HIDDEN TESTS").tag(config=True)
+    end = Unicode("END HIDDEN TESTS").tag(config=True)
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code" or self.begin not in cell.source:
+            return cell, resources
+        hidden, inside = [], False
+        for line in cell.source.splitlines():
+            if self.begin in line:
+                inside = True
+            if inside and line.strip():
+                hidden.append(line.strip())
+            if self.end in line:
+                inside = False
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                output["traceback"] = [self._scrub(frame, hidden) for frame in output["traceback"]]
+            elif output.get("output_type") == "stream":
+                output["text"] = self._scrub(output["text"], hidden)
+        return cell, resources
+
+    @staticmethod
+    def _scrub(text, hidden):
+        kept = []
+        for line in text.split("\n"):
+            plain = _ANSI.sub("", line)
+            if any(h in plain for h in hidden):
+                kept.append("[hidden test line]")
+            else:
+                kept.append(line)
+        return "\n".join(kept)
+
+
+class OfflineMathJax(NbGraderPreprocessor):
+    """Give the feedback template a MathJax to inline (``resources['adgrader_mathjax']``).
+
+    Feedback files travel alone (nbgrader's exchange copies only the .html), so the script
+    goes inside the page. With no MathJax found the page still works and shows the TeX.
+    """
+
+    mathjax_path = Unicode("", help="MathJax 3 SVG bundle (es5/tex-svg.js); empty: look in "
+                           "node_modules next to the course and its parents.").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        path = self.mathjax_path or _find_mathjax()
+        if path and os.path.exists(path):
+            with open(path, encoding="utf-8") as handle:
+                # A closing script tag inside the bundle would end the inline script early.
+                resources["adgrader_mathjax"] = handle.read().replace("</script", "<\\/script")
+        else:
+            self.log.warning("no local MathJax found: feedback shows formulas as TeX")
+        return nb, resources
+
+
+def _find_mathjax():
+    here = os.path.dirname(os.path.abspath(__file__))
+    for _ in range(7):
+        candidate = os.path.join(here, "node_modules", "mathjax", "es5", "tex-svg.js")
+        if os.path.exists(candidate):
+            return candidate
+        here = os.path.dirname(here)
+    return None
