@@ -442,10 +442,13 @@ class _Checker(ast.NodeVisitor):
     def path_problem(self, node, path):
         """Deny ``path`` (a dotted name reached from an import) if it leads somewhere refused."""
         parts = path.split(".")
-        obj = self.load(parts[0])
+        module = parts[0]
+        if self.module_rule(module) is False and not self.leads_to_allowed(module):
+            self.deny(node, "reach", name=module)  # by its name: it is never imported here
+            return True
+        obj = self.load(module)
         if not inspect.ismodule(obj):
             return False
-        module = parts[0]
         for index, part in enumerate(parts[1:], start=1):
             rule = self.module_rule(module)
             if rule is False and not (self.leads_to_allowed(module) and f"{module}.{part}" in self.imports):
