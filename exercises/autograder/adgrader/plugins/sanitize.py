@@ -92,6 +92,16 @@ def _is_ours(source, original):
     return all(not line.strip() or line.lstrip().startswith("#") for line in prefix.splitlines())
 
 
+def _coursedir(configurable):
+    """The course directory of the nbgrader converter running a preprocessor (the parent of its
+    exporter): under Formgrader, ``Application.instance()`` is the Jupyter server, which has none."""
+    while configurable is not None:
+        if hasattr(configurable, "coursedir"):
+            return configurable.coursedir
+        configurable = configurable.parent
+    return Application.instance().coursedir
+
+
 class ForgetDuplicateIds(NbGraderPreprocessor):
     """After ``DeduplicateIds``: drop the empty ``nbgrader`` metadata it leaves on the
     duplicates it demotes, on which nbgrader 0.9.6's ``OverwriteCells`` crashes (KeyError
@@ -146,8 +156,8 @@ class StudentCodePolicy(NbGraderPreprocessor):
     def _allowed_imports(self, nbg):
         """The imports the instructor's source notebook allows besides the common ones (never
         the submitted copy's, which the student could edit)."""
-        app = Application.instance()
-        path = os.path.join(app.coursedir.format_path(app.coursedir.source_directory, ".", nbg["assignment"]),
+        coursedir = _coursedir(self)
+        path = os.path.join(coursedir.format_path(coursedir.source_directory, ".", nbg["assignment"]),
                             f"{nbg['notebook']}.ipynb")
         try:
             with open(path, encoding="utf-8") as handle:
