@@ -5,8 +5,9 @@
   ``ReportTampering``, ``ForgetDuplicateIds``, ``StudentCodePolicy``;
 - ``execute``   (``Autograde.autograde_preprocessors``): ``ResilientExecute``;
 - ``feedback``  (``GenerateFeedback.preprocessors``): ``HideHiddenTestLines``, ``OfflineMathJax``;
-- ``hooks``     (``Autograde.pre_convert_hook``): ``before_autograde`` backs up the gradebook
-  and reports unreadable or missing notebooks.
+- ``hooks``     (``Autograde.pre_convert_hook``): ``before_autograde`` stops the run if its
+  kernels could not be sandboxed (``adgrader/sandbox.py``), backs up the gradebook and
+  reports unreadable or missing notebooks.
 """
 
 
