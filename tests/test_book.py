@@ -226,7 +226,7 @@ def hidden_or_solution_lines(source_nb):
     import sys
 
     sys.path.insert(0, str(ROOT / "exercises" / "autograder"))
-    from adgrader.nbgrader_plugins import without_hidden_tests
+    from adgrader.plugins.sanitize import without_hidden_tests
 
     secret, public = set(), set()
     for cell in source_nb.cells:
