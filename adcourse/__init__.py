@@ -15,6 +15,8 @@ Read it in this order, layer by layer (a layer uses only itself and the layers a
 4. The lecture's tables and drawings.   graph.py (the computational graph, the forward and
    reverse tables, the step-by-step figures), display.py (numbers in the page's language),
    exercise.py (the chapters' self-checking exercises).
+5. The graded notebooks.   answer_cells.py (the rules for answer cells that the autograder
+   applies, and that students run themselves before they submit).
 """
 from .custom import custom_jvp, custom_vjp
 from .forward import batched_jvp, jvp

@@ -154,3 +154,22 @@ def _swap_separators(label):
         out.append("{,}" if ch == "." and between_digits and "$" in label else
                    "," if ch == "." and between_digits else ch)
     return "".join(out)
+
+
+_PLAYER_RU = {  # the words of matplotlib's animation player (to_jshtml), as Russian says them
+    "Decrease speed": "Медленнее", "First frame": "Первый кадр", "Increase speed": "Быстрее",
+    "Last frame": "Последний кадр", "Next frame": "Следующий кадр", "Pause": "Пауза",
+    "Play": "Воспроизвести", "Play backwards": "Воспроизвести назад",
+    "Previous frame": "Предыдущий кадр", "Repetition mode": "Режим повтора",
+    "Once": "Один раз", "Loop": "По кругу", "Reflect": "Туда и обратно",
+}
+
+
+def animation_html(anim, default_mode="once"):
+    """The HTML player of a matplotlib animation, its buttons labelled in the page's language."""
+    html = anim.to_jshtml(default_mode=default_mode)
+    if _language == "ru":
+        for english, russian in _PLAYER_RU.items():
+            html = html.replace(f'title="{english}"', f'title="{russian}"')
+            html = html.replace(f">{english}</label>", f">{russian}</label>")
+    return html

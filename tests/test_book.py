@@ -226,7 +226,7 @@ def hidden_or_solution_lines(source_nb):
     import sys
 
     sys.path.insert(0, str(ROOT / "exercises" / "autograder"))
-    from adgrader.nbgrader_plugins import without_hidden_tests
+    from adgrader.plugins.sanitize import without_hidden_tests
 
     secret, public = set(), set()
     for cell in source_nb.cells:
@@ -340,6 +340,8 @@ def banned_terms():
 
 def test_the_typography_checks_catch_what_they_should():
     assert DECIMAL_POINT.findall("шаг 0.5 и 3,14, раздел 2, версия") == ["0.5"]
+    text = "шаг 0.5, см. раздел 3.2 и § 4.1"
+    assert [m.group() for m in DECIMAL_POINT.finditer(text) if not_a_section_number(m)] == ["0.5"]
     assert THOUSANDS_COMMA.findall("100,663,291 байт и 3,14 и 2,718") == ["100,663,291"]
     assert E_NOTATION.findall("шаг 1e-8, ошибка 2,2e-16 и 2,2 · 10⁻¹⁶, слово e5") == ["1e-8", "2,2e-16"]
     assert [times_form(n) for n in ("2", "5", "12", "22", "111", "2,5", "1 000")] == \
@@ -363,8 +365,16 @@ def report(found, what):
             + "\n" + "\n".join(f"  {page}: …{ex}…" for page, v in found.items() for ex in v[:3]))
 
 
+def not_a_section_number(match):
+    """«раздел 3.2», «в главе 4.1», «§ 2.3» number sections, not decimals: Russian keeps the point."""
+    return not SECTION_BEFORE.search(match.string[:match.start()])
+
+
+SECTION_BEFORE = re.compile(r"(?:раздел\w*|глав\w*|пункт\w*|§)\s*$", re.IGNORECASE)
+
+
 def test_russian_pages_have_no_decimal_point():
-    found = offences(DECIMAL_POINT)
+    found = offences(DECIMAL_POINT, not_a_section_number)
     assert not found, report(found, "numbers with a decimal point")
 
 

@@ -22,22 +22,43 @@ def chapter_notebooks(site, lang):
     return [path for path in found if path.is_file()]
 
 
-@pytest.mark.parametrize("lang", LANGUAGES)
-def test_every_downloaded_chapter_runs_under_nbval(lang, tmp_path):
-    site = require_site()
+def cleared_copies(site, lang, folder):
+    """The language's downloadable notebooks, validated, copied into ``folder`` without outputs."""
     notebooks = chapter_notebooks(site, lang)
     missing = sorted(set(lecture_chapters(lang)) - {p.stem for p in notebooks})
     assert not missing, f"{lang}: no downloadable notebook for {missing}"
+    folder.mkdir()
     for path in notebooks:
         notebook = nbformat.read(path, as_version=4)
         nbformat.validate(notebook)
         for cell in notebook.cells:
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
-        nbformat.write(notebook, tmp_path / path.name)
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider",
-         "-q", "--rootdir", str(tmp_path), str(tmp_path)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=1500)
-    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]  # 5 would mean nothing ran
-    assert " passed" in proc.stdout and " failed" not in proc.stdout
+        nbformat.write(notebook, folder / path.name)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def nbval_runs(tmp_path_factory):
+    """nbval over each language's notebooks, the two languages side by side (one per core):
+    {lang: (return code, stdout, stderr)}."""
+    site = require_site()
+    runs = {}
+    for lang in LANGUAGES:
+        folder = cleared_copies(site, lang, tmp_path_factory.mktemp("nbval") / lang)
+        runs[lang] = subprocess.Popen(
+            [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider",
+             "-q", "--rootdir", str(folder), str(folder)],
+            cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    results = {}
+    for lang, proc in runs.items():
+        out, err = proc.communicate(timeout=2400)
+        results[lang] = (proc.returncode, out, err)
+    return results
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_downloaded_chapter_runs_under_nbval(lang, nbval_runs):
+    code, out, err = nbval_runs[lang]
+    assert code == 0, out[-6000:] + err[-2000:]  # 5 would mean nothing ran
+    assert " passed" in out and " failed" not in out

@@ -79,3 +79,23 @@ def test_russian_plots_get_decimal_commas():
 def test_unknown_language_is_refused():
     with pytest.raises(ValueError, match="not one of"):
         display.set_language("de")
+
+
+def test_animation_player_speaks_the_page_language():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib import animation
+    from adcourse.display import animation_html
+    fig = plt.figure()
+    anim = animation.FuncAnimation(fig, lambda i: None, frames=2)
+    try:
+        set_language("ru")
+        html = animation_html(anim)
+        assert 'title="Пауза"' in html and ">По кругу</label>" in html
+        assert 'title="Pause"' not in html and ">Loop</label>" not in html
+        set_language("en")
+        assert ">Loop</label>" in animation_html(anim)
+    finally:
+        set_language("en")
+        plt.close(fig)

@@ -4,10 +4,11 @@
 - ``sanitize``  (``Autograde.sanitize_preprocessors``, before any student code runs):
   ``ReportTampering``, ``ForgetDuplicateIds``, ``StudentCodePolicy``;
 - ``execute``   (``Autograde.autograde_preprocessors``): ``ResilientExecute``;
-- ``feedback``  (``GenerateFeedback.preprocessors``): ``HideHiddenTestLines``, ``OfflineMathJax``;
+- ``feedback``  (``GenerateFeedback.preprocessors``): ``HideHiddenTestLines``, ``DescribeFigures``, ``OfflineMathJax``;
 - ``hooks``     (``Autograde.pre_convert_hook``): ``before_autograde`` stops the run if its
   kernels could not be sandboxed (``adgrader/sandbox.py``), backs up the gradebook and
-  reports unreadable or missing notebooks.
+  reports unreadable or missing notebooks; (``GenerateAssignment.post_convert_hook``)
+  ``after_release`` records the released versions of the locked cells (``releases``).
 """
 
 

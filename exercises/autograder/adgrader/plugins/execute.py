@@ -2,6 +2,7 @@
 
 import copy
 import json
+import logging
 import shutil
 import tempfile
 from time import monotonic
@@ -35,6 +36,8 @@ class ResilientExecute(Execute):
       checks). Without it (``Sandbox.enabled = False``, or ``Sandbox.allow_unsandboxed``
       where bubblewrap cannot run) it starts in an empty temporary folder, so nothing
       submitted beside the notebook is importable or read as configuration.
+    - Every problem line of the log names the assignment, the student and the cell: a cell
+      that timed out, a kernel replaced, the cells the notebook limit left unrun.
     """
 
     notebook_timeout = Integer(120, help="Seconds for the whole notebook.").tag(config=True)
@@ -44,6 +47,8 @@ class ResilientExecute(Execute):
         self._deadline = monotonic() + self.notebook_timeout
         self._kernel_dirs = []
         self._completed = []  # indices of the cells to re-run in a fresh kernel
+        self._not_run = []  # names of the cells left when the notebook's time was up
+        _drop_nbclient_timeout_line(self.log)
         if sandbox_verdict(self) is None:
             self.kernel_manager_class = SandboxedKernelManager
         try:
@@ -51,6 +56,10 @@ class ResilientExecute(Execute):
         finally:
             for path in self._kernel_dirs:
                 shutil.rmtree(path, ignore_errors=True)
+            if self._not_run:
+                self.log.warning("[%s] the notebook used up its %d s: %d cells not run (%s)",
+                                 _where(self.resources or {}), self.notebook_timeout, len(self._not_run),
+                                 ", ".join(self._not_run))
 
     async def async_start_new_kernel(self, **kwargs):
         if self.kernel_manager_class is not SandboxedKernelManager:  # it makes its own folder
@@ -72,11 +81,13 @@ class ResilientExecute(Execute):
             return cell, resources
         self._output_bytes = 0
         self._output_dropped = 0
+        name = _name(cell, index)
         if monotonic() >= self._deadline:
             cell.outputs = [self._error("NotebookTimeout",
                                         f"not run: the notebook used up its {self.notebook_timeout} s")]
+            self._not_run.append(name)
             return cell, self.resources
-        name = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index + 1}"
+        started = monotonic()
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
         except (DeadKernelError, CellTimeoutError) as error:
@@ -89,8 +100,11 @@ class ResilientExecute(Execute):
                              ", ".join(rerun) or "none")
         else:
             meta = cell.metadata.get("nbgrader", {})
-            failed = any(output.get("output_type") == "error" for output in cell.outputs)
-            if not failed and not (meta.get("grade") and not meta.get("solution")):
+            errors = [output.get("ename") for output in cell.outputs if output.get("output_type") == "error"]
+            if "CellTimeoutError" in errors:
+                self.log.warning("[%s] %s: timed out after %d s, interrupted; the notebook goes on",
+                                 _where(self.resources), name, round(monotonic() - started))
+            if not errors and not (meta.get("grade") and not meta.get("solution")):
                 self._completed.append(index)
         if self._output_dropped:
             cell.outputs.append(NotebookNode(
@@ -127,7 +141,7 @@ class ResilientExecute(Execute):
                 self.start_new_kernel_client()
                 break
             self.nb.cells[index] = original  # nbclient stores the copy in its place
-            rerun.append(original.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index + 1}")
+            rerun.append(_name(original, index))
         self._output_bytes, self._output_dropped = counters
         return rerun
 
@@ -135,3 +149,20 @@ class ResilientExecute(Execute):
     def _error(ename, evalue):
         return NotebookNode(output_type="error", ename=ename, evalue=evalue,
                             traceback=[f"{ename}: {evalue}"])
+
+
+def _name(cell, index):
+    return cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index + 1}"
+
+
+class _WithoutNbclientTimeoutLine(logging.Filter):
+    """nbclient logs "Timeout waiting for execute reply (30s)." without saying whose; the line
+    ResilientExecute writes instead names the assignment, the student and the cell."""
+
+    def filter(self, record):
+        return not str(record.msg).startswith("Timeout waiting for execute reply")
+
+
+def _drop_nbclient_timeout_line(log):
+    if not any(isinstance(f, _WithoutNbclientTimeoutLine) for f in log.filters):
+        log.addFilter(_WithoutNbclientTimeoutLine())

@@ -2,7 +2,8 @@
 
 ``ReportTampering``    before nbgrader's repairs: notes locked cells a student changed,
                        deleted or retyped, and grade ids used twice (nbgrader repairs all of
-                       these; this says so to the instructor and in the feedback);
+                       these; this says so to the instructor and in the feedback); a cell as
+                       an earlier release had it is not a change (``releases.py``);
 ``ForgetDuplicateIds`` after ``DeduplicateIds``: works around an nbgrader crash;
 ``StudentCodePolicy``  last: cells that break the rules for answer cells
                        (``adcourse.answer_cells``) are replaced by a ``raise`` (the original kept
@@ -19,7 +20,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, List, Unicode
 from traitlets.config import Application
 
-from . import _report, _where
+from . import _report, _where, releases
 
 REPORT_MARK = "adgrader-report"
 
@@ -51,6 +52,7 @@ class ReportTampering(NbGraderPreprocessor):
             except MissingEntry:
                 return nb, resources
             source_cells = {cell.name: cell for cell in notebook.source_cells}
+            given = releases.released(Application.instance().coursedir.root, nbg["assignment"], nbg["notebook"])
             grade_ids = {cell.name for cell in notebook.grade_cells}
             for cell in nb.cells:
                 meta = cell.metadata.get("nbgrader", {})
@@ -72,7 +74,8 @@ class ReportTampering(NbGraderPreprocessor):
                         report.append(f"locked cell `{grade_id}` was changed from {original.cell_type} "
                                       f"to {cell.cell_type}: restored / тип защищённой ячейки "
                                       f"`{grade_id}` изменён: восстановлен")
-                    elif cell.source not in (original.source, without_hidden_tests(original.source)):
+                    elif cell.source not in (original.source, without_hidden_tests(original.source)) and \
+                            releases.fingerprint(cell.source) not in given.get(grade_id, ()):
                         report.append(f"locked cell `{grade_id}` was edited: restored from the gradebook / "
                                       f"защищённая ячейка `{grade_id}` изменена: восстановлена")
             for grade_id in sorted(grade_ids - set(seen)):
