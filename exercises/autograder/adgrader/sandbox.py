@@ -168,6 +168,10 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.transport = "ipc"
         self.ip = INSIDE_SOCKETS + "/kernel"
         self.kernel_spec.interrupt_mode = "message"  # a timeout interrupts the code, not bubblewrap
+        # No CurveZMQ (nbgrader_config.py asks for it against TCP's warning): the sockets lie in
+        # the sandbox's own tmpfs, off any network, and with it ipykernel rewrites its connection
+        # file, which the sandbox shows read-only, so the kernel would die at start.
+        self.transport_encryption = "disabled"
         kernel_cmd, kw = await super()._async_pre_start_kernel(**kw)
         inside = os.path.join(self._folder, "inside.json")  # the kernel's copy, readable by run_as
         info = self.get_connection_info()
