@@ -52,7 +52,7 @@ class ReportTampering(NbGraderPreprocessor):
             except MissingEntry:
                 return nb, resources
             source_cells = {cell.name: cell for cell in notebook.source_cells}
-            given = releases.released(Application.instance().coursedir.root, nbg["assignment"], nbg["notebook"])
+            given = releases.released(_coursedir(self).root, nbg["assignment"], nbg["notebook"])
             grade_ids = {cell.name for cell in notebook.grade_cells}
             for cell in nb.cells:
                 meta = cell.metadata.get("nbgrader", {})
