@@ -12,6 +12,7 @@ absent these tests are skipped. To run them locally:
 """
 import functools
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -155,6 +156,7 @@ def browser():
         [str(CHROMIUM), *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0",
          "--remote-debugging-address=127.0.0.1", "--window-size=1280,900", "about:blank"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "TMPDIR": str(profile)},  # Chromium's own temporary files stay in our folder
     )
     try:
         port_file = profile / "DevToolsActivePort"  # Chromium writes its port and path here
@@ -170,6 +172,10 @@ def browser():
         for domain in ("Page", "Runtime", "Network", "Log"):
             devtools.call(f"{domain}.enable", session)
         yield devtools, session
+        try:  # a browser asked to close removes its lock folder from /tmp; a terminated one does not
+            devtools.call("Browser.close")
+        except Exception:
+            pass
         devtools.ws.close()
     finally:
         proc.terminate()
