@@ -324,6 +324,12 @@ def run_workers(langs, build_dir, fresh, jobs, cache_dir, logfile, verbose):
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONUNBUFFERED"] = "1"
     env["NO_COLOR"] = "1"  # the log is a file
+    # matplotlib's font list of our own: a list in the user's cache that some other program
+    # wrote without matplotlib's fonts (it happened) would print a findfont warning in every
+    # chapter, and draw the figures in the wrong font.
+    fonts = Path(build_dir) / ".matplotlib"
+    fonts.mkdir(parents=True, exist_ok=True)
+    env["MPLCONFIGDIR"] = str(fonts)
     report = Report(langs)
     pending, running, failed, times = list(langs), {}, [], {}
 
