@@ -3,6 +3,7 @@
 import copy
 import json
 import logging
+import math
 import shutil
 import tempfile
 from time import monotonic
@@ -72,9 +73,11 @@ class ResilientExecute(Execute):
     def _get_timeout(self, cell):
         timeout = super()._get_timeout(cell)
         left = self._deadline - monotonic()
+        # Rounded up, so that a cell cut short by the notebook's limit ends it: rounded
+        # down, up to a second was left over for the next cells, a race under load.
         if timeout is None:
-            return max(1, int(left))
-        return max(1, int(min(timeout, left)))
+            return max(1, math.ceil(left))
+        return max(1, math.ceil(min(timeout, left)))
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code" or not cell.source.strip():
