@@ -165,6 +165,9 @@ def term(tmp_path_factory):
         steps = {}
         try:
             steps.update(_run(hub, teacher.name, student.name))
+            course = teacher.home / "exercises"  # what the course's hooks left under Formgrader
+            steps["released_cells"] = (course / "released_cells.json").exists()
+            steps["backups"] = sorted(p.name for p in (course / "gradebook.db.backups").glob("*.db"))
         finally:
             hub.stop()
             leftover = _processes_of({teacher.uid, student.uid})
@@ -226,6 +229,16 @@ def test_the_instructor_autogrades_the_submission_in_formgrader(term):
     submission = term["steps"]["submission"]
     assert submission["score"] == 8.0 and submission["max_score"] == 10.0, submission
     assert "kernels run in the bubblewrap sandbox" in term["steps"]["autograde"]["log"]
+
+
+def test_the_course_hooks_run_under_formgrader(term):
+    """Formgrader's converters run the hooks as the command line does: the release is recorded,
+    and the gradebook is backed up and the submissions scanned before autograde writes anything."""
+    log = term["steps"]["autograde"]["log"]
+    assert "hook failed" not in log, log[-3000:]
+    assert "[adgrader] gradebook backed up to" in log, log[-3000:]
+    assert len(term["steps"]["backups"]) == 1, term["steps"]["backups"]
+    assert term["steps"]["released_cells"]
 
 
 def test_students_get_no_formgrader(term):

@@ -22,7 +22,20 @@ from . import releases
 from ..sandbox import announce as announce_sandbox
 
 
-_ran_once = set()
+def _converter():
+    """The nbgrader converter (``Autograde``, ``GenerateAssignment``) running the calling hook.
+
+    nbgrader calls hooks with the assignment, the student and the notebooks, but not with
+    itself, and under Formgrader ``Application.instance()`` is the Jupyter server, which has no
+    course directory. The converter is the ``self`` of ``run_pre_convert_hook`` or
+    ``run_post_convert_hook`` up the stack; outside a converter it is the running application."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        candidate = frame.f_locals.get("self")
+        if frame.f_code.co_name in ("run_pre_convert_hook", "run_post_convert_hook") and candidate is not None:
+            return candidate
+        frame = frame.f_back
+    return Application.instance()
 
 
 def use_alembic_beside_python(db_path):
@@ -94,10 +107,10 @@ def quiet_nbgrader(apps=("NbGraderApp", "GenerateAssignmentApp", "AutogradeApp",
 def before_autograde(assignment, student, notebooks, **_):
     """``Autograde.pre_convert_hook``: on the first call of a run, back up the gradebook,
     then report every submission of the assignment that nbgrader cannot grade."""
-    if "autograde" in _ran_once:
+    app = _converter()
+    if getattr(app, "_adgrader_prepared", False):  # once per run: the hook comes per submission
         return
-    _ran_once.add("autograde")
-    app = Application.instance()
+    app._adgrader_prepared = True
     announce_sandbox(app)  # or stop, before anything is written, if kernels would run unsandboxed
     db_url = app.coursedir.db_url
     root = app.coursedir.root
@@ -145,7 +158,7 @@ def stale_gradebook(app, assignment):
 
 def after_release(assignment, student, notebooks, **_):
     """``GenerateAssignment.post_convert_hook``: record the released notebooks' locked cells."""
-    app = Application.instance()
+    app = _converter()
     for source in notebooks:
         assignment_id = os.path.basename(os.path.dirname(os.path.abspath(source)))
         folder = app.coursedir.format_path(app.coursedir.release_directory, ".", assignment_id)
