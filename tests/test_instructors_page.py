@@ -75,8 +75,8 @@ def _solve(home, course):
 
 
 def _fill_in(course):
-    """Step 6's comment: the instructor fills in the score and comment columns of written.csv."""
-    path = course / "written.csv"
+    """Step 6's comment: the instructor fills in the score and comment columns of a1.csv."""
+    path = course / "a1.csv"
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     assert [row["student"] for row in rows] == [STUDENT, STUDENT], rows  # s02 submitted nothing
@@ -229,7 +229,7 @@ def test_the_student_fetches_feedback_with_the_comment_and_the_written_scores(ru
 def test_a_spreadsheet_with_a_mistake_changes_nothing(run, tmp_path):
     course = run["course"]
     bad = tmp_path / "bad.csv"
-    with open(course / "written.csv", newline="", encoding="utf-8") as f:
+    with open(course / "a1.csv", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     rows[0]["score"], rows[1]["score"] = "0", "7"  # 7 is more than the cell's points
     rows.append(dict(rows[0], student="nobody"))
