@@ -23,6 +23,7 @@ Nothing here changes the owner or mode of a file it did not create: the only fil
 are the folders from ``mkdtemp``, the two connection files in one (removed with the kernel)
 and the font list in the other (removed when the process ends).
 """
+import asyncio
 import atexit
 import importlib.util
 import json
@@ -216,7 +217,7 @@ _font_lists = {}
 class SandboxedKernelManager(AsyncKernelManager):
     """A kernel manager whose kernels run in ``Sandbox``'s sandbox, over ipc sockets."""
 
-    startup_timeout = Integer(60, help="Seconds to wait for the sandboxed kernel's sockets.").tag(config=True)
+    startup_timeout = Integer(60, help="Seconds to wait for the sandbox's first process.").tag(config=True)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -248,22 +249,25 @@ class SandboxedKernelManager(AsyncKernelManager):
         return command, kw
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
+        """Start bubblewrap and return as soon as the sandbox's first process exists: the
+        kernel's sockets will lie in its root, where ZeroMQ reaches them once the kernel has
+        bound them (an ipc connection to a path not there yet is retried), so the kernel boots
+        while nbgrader goes on (a kernel started ahead, ``ResilientExecute.start_ahead``) until
+        the client's wait for the kernel. A sandbox that dies first is a dead kernel to that wait."""
         await super()._async_launch_kernel(kernel_cmd, **kw)
         process = self.provisioner.process
         deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline and process.poll() is None:
-            if self._child is None:
-                try:
-                    with open(f"/proc/{process.pid}/task/{process.pid}/children") as handle:
-                        children = handle.read().split()
-                except OSError:
-                    children = []
-                self._child = int(children[0]) if children else None
-            elif os.path.exists(f"/proc/{self._child}/root{INSIDE_SOCKETS}/kernel-{self.hb_port}"):
+        while self._child is None and time.monotonic() < deadline and process.poll() is None:
+            try:
+                with open(f"/proc/{process.pid}/task/{process.pid}/children") as handle:
+                    children = handle.read().split()
+            except OSError:
+                children = []
+            if children:
+                self._child = int(children[0])
                 self.ip = f"/proc/{self._child}/root{INSIDE_SOCKETS}/kernel"
-                return
-            time.sleep(0.005)
-        # Dead or silent: the client's wait for the kernel reports it as a dead kernel.
+            else:
+                await asyncio.sleep(0.002)
 
     def cleanup_ipc_files(self):
         """The sockets lie in the sandbox's tmpfs, which goes with it: nothing to remove here."""
