@@ -81,7 +81,9 @@ def _read_probe(self):
     except Exception:  # noqa: BLE001 - a dead or busy kernel has nothing to say
         return
     marks, launch, ready = data["marks"], _state["launch"], _state.get("ready")
-    if launch and ready and "kernel_startup.py done" in marks:
+    if launch and ready and marks["probe"] < launch:  # started ahead, while the last submission ran
+        record("kernel: started ahead, the wait left", ready - launch)
+    elif launch and ready and "kernel_startup.py done" in marks:
         record("kernel: process and ipykernel", marks["probe"] - launch)
         record("kernel: kernel_startup.py", marks["kernel_startup.py done"] - marks["probe"])
         record("kernel: until ready", ready - marks["kernel_startup.py done"])

@@ -163,6 +163,7 @@ def print_breakdown(stages, run_per_student, feedback_per_student):
         ("  of which kernel_startup.py (" + ", ".join(f"{m} {v:.2f}" for v, m in start_imports) + ")",
          get("kernel: kernel_startup.py")),
         ("  of which the last steps until ready", get("kernel: until ready")),
+        ("  (kernels started ahead: the wait left, all in)", get("kernel: started ahead, the wait left")),
     ]
     rows += [(f"cells: {k[16:]}", v) for k, v in sorted(cells.items())]
     rows += [("  of which imports in cells (" + ", ".join(f"{m} {v:.2f}" for v, m in cell_imports[:4]) + ")",
@@ -174,10 +175,10 @@ def print_breakdown(stages, run_per_student, feedback_per_student):
               sum(v for k, v in autograde.items() if k != "autograde: SaveAutoGrades")),
              ("write the graded notebook", get("write"))]
     measured = sum(v for label, v in rows if not label.startswith("  "))
-    rows += [("between submissions (nbgrader's loop, start-up share)", run_per_student - measured)]
+    rows += [("nbgrader's start-up and loop, its share per submission", run_per_student - measured)]
     for label, seconds in rows:
         print(f"    {label:72s} {seconds:6.3f} s")
-    print(f"    {'= autograde, per submission (instrumented run)':72s} {run_per_student:6.3f} s")
+    print(f"    {'= autograde, per submission, start-up included (instrumented run)':72s} {run_per_student:6.3f} s")
     print(f"    {'generate_feedback, per submission':72s} {feedback_per_student:6.3f} s")
 
 
@@ -218,7 +219,7 @@ def grade_assignment(folder, assignment, args, variants):
         stages = f["stages"]
         feedback = stages.get("feedback", 0.0)
         print(f"  [{label}] where a submission's seconds go (mean of {n}, sandboxed, instrumented run):")
-        print_breakdown(stages, (f["instrumented"] - f["startup"]) / n, feedback)
+        print_breakdown(stages, f["instrumented"] / n, feedback)
     return courses
 
 
