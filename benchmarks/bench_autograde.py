@@ -166,7 +166,7 @@ def print_breakdown(stages, run_per_student, feedback_per_student):
         ("  (kernels started ahead: the wait left, all in)", get("kernel: started ahead, the wait left")),
     ]
     rows += [(f"cells: {k[16:]}", v) for k, v in sorted(cells.items())]
-    rows += [("  of which imports in cells (" + ", ".join(f"{m} {v:.2f}" for v, m in cell_imports[:4]) + ")",
+    rows += [("  of all cells, their imports (" + ", ".join(f"{m} {v:.2f}" for v, m in cell_imports[:4]) + ")",
               sum(v for v, _ in cell_imports))]
     rows += [("kernel shutdown", get("execute: kernel shutdown")),
              ("execute: the rest", execute_rest),
@@ -194,9 +194,10 @@ def grade_assignment(folder, assignment, args, variants):
         figures[label]["startup"], _ = autograde(course, assignment, check=False)
         shutil.move(course / "submitted.later", course / "submitted")
     for label, course in courses.items():  # 2. ... then the class, sandboxed
-        total, done = autograde(course, assignment)
+        total, done = autograde(course, assignment, check=False)  # a failed submission is counted
         assert "kernels run in the bubblewrap sandbox" in done.stderr, done.stderr[-3000:]
         figures[label]["total"] = total
+        figures[label]["failed"] = done.stderr.count("There was an error processing assignment")
     for label, course in courses.items():  # 3. again, instrumented; then the feedback
         shutil.rmtree(course / "autograded")
         timings = Path(folder) / label / f"{assignment}.timings.jsonl"
@@ -215,7 +216,7 @@ def grade_assignment(folder, assignment, args, variants):
         print(f"  [{label}] start-up (nothing to grade) {f['startup']:.1f} s; the class, sandboxed "
               f"{f['total']:.1f} s: {f['total'] / n:.2f} s per submission, start-up included "
               f"({(f['total'] - f['startup']) / n:.2f} s excluded; target <= 2 s: "
-              f"{'met' if f['total'] / n <= 2.0 else 'missed'})")
+              f"{'met' if f['total'] / n <= 2.0 else 'missed'}); submissions nbgrader failed: {f['failed']}")
         stages = f["stages"]
         feedback = stages.get("feedback", 0.0)
         print(f"  [{label}] where a submission's seconds go (mean of {n}, sandboxed, instrumented run):")
