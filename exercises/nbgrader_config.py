@@ -72,6 +72,9 @@ c.Execute.interrupt_on_timeout = True
 c.Execute.shutdown_kernel = "immediate"  # a graded kernel holds nothing to save: no polite wait
 c.ResilientExecute.notebook_timeout = 90
 c.ResilientExecute.max_output_bytes = 1_000_000
+# The next submission's kernel starts while this one's cells run (in a sandbox of its own,
+# running nothing before its submission takes it): starting took half of an ordinary submission.
+c.ResilientExecute.start_ahead = True
 
 # The sandbox of every autograding kernel (adgrader/sandbox.py). Students' code is hostile
 # input: without bubblewrap, autograde stops rather than run it as you.

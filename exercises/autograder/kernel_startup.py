@@ -3,6 +3,7 @@
 # --IPKernelApp.exec_files. It runs in the notebook's namespace, so it leaves nothing there.
 
 def _adcourse_grading_setup():
+    import gc
     import os
     import resource
     import sys
@@ -26,6 +27,13 @@ def _adcourse_grading_setup():
 
     # Tracebacks without the hidden checks' frames (what feedback shows of a failed test).
     get_ipython().set_custom_exc((Exception,), adgrader.guard.without_grader_frames)  # noqa: F821
+
+    # What the kernel holds so far (IPython, numpy, adcourse, the checks: ~100 000 objects)
+    # lives as long as the kernel: the cycle collector need never look at it again. Every
+    # guarded call of a student's function collects first (adgrader.guard.call_student), and
+    # each collection then looks only at what the notebook made since: ~0.1 ms, not 40 ms.
+    gc.freeze()
+    adgrader.guard.kernel_set_up = True  # what ResilientExecute asks a kernel started ahead
 
 
 _adcourse_grading_setup()

@@ -245,7 +245,7 @@ def call_student(task, forbidden, fn, *args, **kwargs):
     previous = _getprofile()
     # Finalizers of garbage left by earlier code would otherwise run inside fn, under the
     # profiler, and could be taken for fn's own calls: collect first, then pause the cycle
-    # collector while fn runs.
+    # collector while fn runs. (Cheap: kernel_startup.py froze what the kernel held at start.)
     _gc_collect()
     gc_was_enabled = _gc_isenabled()
     _gc_disable()

@@ -13,9 +13,18 @@ folder outside the sandbox. Its connection file lies in a fresh ``mkdtemp`` fold
 read-only into the sandbox. Interrupts are messages (``interrupt_mode: "message"``), so a
 timeout interrupts the code, not the sandbox.
 
+matplotlib's font list is built once a process, by matplotlib in a sandbox like the kernels'
+(so it lists exactly the fonts they see), while the first kernel runs; it is kept in a
+``mkdtemp`` folder of ours and shown to every later kernel read-only in its own matplotlib
+folder. Without it, each kernel that imports pyplot listed the fonts again in its empty scratch
+folder (0.1-0.3 s, and fontconfig's complaints about its missing configuration on stderr).
+
 Nothing here changes the owner or mode of a file it did not create: the only files it writes
-are the folder from ``mkdtemp`` and the two connection files in it, removed with the kernel.
+are the folders from ``mkdtemp``, the two connection files in one (removed with the kernel)
+and the font list in the other (removed when the process ends).
 """
+import asyncio
+import atexit
 import importlib.util
 import json
 import os
@@ -24,6 +33,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from jupyter_client.manager import AsyncKernelManager
@@ -33,6 +43,7 @@ from traitlets.config import Configurable
 INSIDE_CONNECTION = "/run/adgrader/connection.json"
 INSIDE_SOCKETS = "/run/adgrader-ipc"  # a tmpfs of the sandbox; sockets are <this>/kernel-<n>
 INSIDE_SCRATCH = "/scratch"
+INSIDE_MATPLOTLIB = INSIDE_SCRATCH + "/.matplotlib"  # MPLCONFIGDIR: writable, in the scratch tmpfs
 _KEPT_ENVIRONMENT = ("ADGRADER_DIR", "ADGRADER_MEMORY_LIMIT_MB", "JAX_PLATFORMS", "LANG", "LC_ALL",
                      "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
                      "MKL_NUM_THREADS", "PYTHONHASHSEED")
@@ -77,8 +88,9 @@ class Sandbox(Configurable):
         entry = pwd.getpwnam(self.run_as)
         return entry.pw_uid, entry.pw_gid
 
-    def command(self, kernel_cmd, connection_file):
-        """``kernel_cmd`` wrapped: bubblewrap, then (as root) setpriv, then prlimit."""
+    def command(self, kernel_cmd, connection_file, font_list=None):
+        """``kernel_cmd`` wrapped: bubblewrap, then (as root) setpriv, then prlimit. ``font_list``:
+        a matplotlib font list (``font_list()``) to show read-only in the kernel's matplotlib folder."""
         args = [self.bwrap, "--die-with-parent", "--new-session", "--clearenv"]
         if os.geteuid() == 0:  # bubblewrap needs no user namespace; the kernel drops to run_as
             args += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
@@ -114,9 +126,14 @@ class Sandbox(Configurable):
         args += ["--perms", "0777", "--size", str(1 << 20), "--tmpfs", INSIDE_SOCKETS]
         args += ["--perms", "0777", "--size", str(self.scratch_mb << 20), "--tmpfs", INSIDE_SCRATCH,
                  "--chdir", INSIDE_SCRATCH]
+        # matplotlib writes its other caches here; as root the kernel is run_as, not the
+        # folder's owner, hence 0777, as its scratch folder.
+        args += ["--perms", "0777", "--dir", INSIDE_MATPLOTLIB]
+        if font_list:
+            args += ["--ro-bind", font_list, f"{INSIDE_MATPLOTLIB}/{os.path.basename(font_list)}"]
         environment = {name: os.environ[name] for name in _KEPT_ENVIRONMENT if name in os.environ}
         environment.update(HOME=INSIDE_SCRATCH, TMPDIR=INSIDE_SCRATCH, PATH="/usr/bin:/bin",
-                           MPLCONFIGDIR=INSIDE_SCRATCH + "/.matplotlib", MPLBACKEND="Agg")
+                           MPLCONFIGDIR=INSIDE_MATPLOTLIB, MPLBACKEND="Agg")
         environment.setdefault("LANG", "C.UTF-8")
         for name, value in sorted(environment.items()):
             args += ["--setenv", name, value]
@@ -128,6 +145,37 @@ class Sandbox(Configurable):
         args += ["prlimit", f"--nproc={self.max_processes}", f"--fsize={self.max_file_mb << 20}", "--"]
         executable = os.path.normpath(kernel_cmd[0])  # a/../b names a folder the sandbox lacks
         return args + [executable] + [INSIDE_CONNECTION if arg == connection_file else arg for arg in kernel_cmd[1:]]
+
+    def font_list(self, python):
+        """The path of matplotlib's font list as ``python`` in this sandbox builds it, or None
+        while it is being built (the first call starts that, in a thread, once a process) and
+        where that failed (no matplotlib): kernels then list the fonts themselves."""
+        key = (self.bwrap, self.run_as, python)
+        if key not in _font_lists:
+            _font_lists[key] = None
+            threading.Thread(target=lambda: _font_lists.update({key: self._build_font_list(python)}),
+                             daemon=True).start()
+        return _font_lists[key]
+
+    def _build_font_list(self, python):
+        folder = tempfile.mkdtemp(prefix="adgrader-fonts-")  # ours, removed when the process ends
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        probe = os.path.join(folder, "connection.json")  # command() shows one; this code reads none
+        with open(probe, "w") as handle:
+            handle.write("{}")
+        os.chmod(probe, 0o644)
+        try:
+            done = subprocess.run(self.command([python, "-c", _WRITE_FONT_LIST], probe), capture_output=True,
+                                  text=True, timeout=120, stdin=subprocess.DEVNULL)
+        except (OSError, KeyError, subprocess.SubprocessError):
+            return None
+        name, _, content = done.stdout.partition("\n")
+        if done.returncode != 0 or not name.startswith("fontlist-") or os.sep in name:
+            return None
+        path = os.path.join(folder, name)
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644), "w") as handle:
+            handle.write(content)
+        return path
 
     def check(self):
         """None if bubblewrap runs here with these settings, else why it does not."""
@@ -151,10 +199,25 @@ class Sandbox(Configurable):
             shutil.rmtree(folder, ignore_errors=True)
 
 
+# Run in a sandbox by Sandbox.font_list: matplotlib lists the fonts it sees into its (scratch)
+# folder; the file's name, then its content, go to stdout.
+_WRITE_FONT_LIST = """
+import os, sys
+try:
+    import matplotlib.font_manager as fm
+except ImportError:
+    sys.exit(3)
+path = os.path.join(fm.mpl.get_cachedir(), f"fontlist-v{fm.FontManager.__version__}.json")
+with open(path, encoding="utf-8") as handle:
+    sys.stdout.write(os.path.basename(path) + "\\n" + handle.read())
+"""
+_font_lists = {}
+
+
 class SandboxedKernelManager(AsyncKernelManager):
     """A kernel manager whose kernels run in ``Sandbox``'s sandbox, over ipc sockets."""
 
-    startup_timeout = Integer(60, help="Seconds to wait for the sandboxed kernel's sockets.").tag(config=True)
+    startup_timeout = Integer(60, help="Seconds to wait for the sandbox's first process.").tag(config=True)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -181,26 +244,30 @@ class SandboxedKernelManager(AsyncKernelManager):
         kw["cwd"] = self._folder
         kw.pop("env", None)  # bubblewrap clears it and sets the kernel's own
         command = self.sandbox.command([arg if arg != os.path.realpath(self.connection_file) else inside
-                                        for arg in kernel_cmd], inside)
+                                        for arg in kernel_cmd], inside,
+                                       font_list=self.sandbox.font_list(os.path.normpath(kernel_cmd[0])))
         return command, kw
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
+        """Start bubblewrap and return as soon as the sandbox's first process exists: the
+        kernel's sockets will lie in its root, where ZeroMQ reaches them once the kernel has
+        bound them (an ipc connection to a path not there yet is retried), so the kernel boots
+        while nbgrader goes on (a kernel started ahead, ``ResilientExecute.start_ahead``) until
+        the client's wait for the kernel. A sandbox that dies first is a dead kernel to that wait."""
         await super()._async_launch_kernel(kernel_cmd, **kw)
         process = self.provisioner.process
         deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline and process.poll() is None:
-            if self._child is None:
-                try:
-                    with open(f"/proc/{process.pid}/task/{process.pid}/children") as handle:
-                        children = handle.read().split()
-                except OSError:
-                    children = []
-                self._child = int(children[0]) if children else None
-            elif os.path.exists(f"/proc/{self._child}/root{INSIDE_SOCKETS}/kernel-{self.hb_port}"):
+        while self._child is None and time.monotonic() < deadline and process.poll() is None:
+            try:
+                with open(f"/proc/{process.pid}/task/{process.pid}/children") as handle:
+                    children = handle.read().split()
+            except OSError:
+                children = []
+            if children:
+                self._child = int(children[0])
                 self.ip = f"/proc/{self._child}/root{INSIDE_SOCKETS}/kernel"
-                return
-            time.sleep(0.005)
-        # Dead or silent: the client's wait for the kernel reports it as a dead kernel.
+            else:
+                await asyncio.sleep(0.002)
 
     def cleanup_ipc_files(self):
         """The sockets lie in the sandbox's tmpfs, which goes with it: nothing to remove here."""

@@ -1,18 +1,23 @@
 """Autograde, execution stage: nbgrader's ``Execute``, made to finish every submission."""
 
+import atexit
 import copy
 import json
 import logging
 import math
+import os
 import shutil
 import tempfile
+from pathlib import Path
+from queue import Empty
 from time import monotonic
 
-from jupyter_core.utils import run_sync
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Integer
+from traitlets import Bool, Integer
 
 from . import _where
 from ..sandbox import SandboxedKernelManager, sandbox_verdict
@@ -37,12 +42,19 @@ class ResilientExecute(Execute):
       checks). Without it (``Sandbox.enabled = False``, or ``Sandbox.allow_unsandboxed``
       where bubblewrap cannot run) it starts in an empty temporary folder, so nothing
       submitted beside the notebook is importable or read as configuration.
+    - A new kernel is ready as soon as it has answered and its output channel works
+      (``QuickReadyClient``).
+    - ``start_ahead``: once a submission's kernel is ready, the kernel of the next one is
+      started (it boots while this one's cells run; a kernel takes about a second to start,
+      most of what an ordinary submission costs). It runs nothing before its own submission
+      takes it, in a sandbox of its own; one left over at the end of the run is shut down.
     - Every problem line of the log names the assignment, the student and the cell: a cell
       that timed out, a kernel replaced, the cells the notebook limit left unrun.
     """
 
     notebook_timeout = Integer(120, help="Seconds for the whole notebook.").tag(config=True)
     max_output_bytes = Integer(1_000_000, help="Output kept per cell, in bytes.").tag(config=True)
+    start_ahead = Bool(True, help="Start the next submission's kernel while this one runs.").tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
         self._deadline = monotonic() + self.notebook_timeout
@@ -63,12 +75,103 @@ class ResilientExecute(Execute):
                                  ", ".join(self._not_run))
 
     async def async_start_new_kernel(self, **kwargs):
+        ahead = _ahead.pop("kernel", None)
+        self._taken_ahead = False
+        if ahead is not None and ahead.key == self._kernel_key() and await ensure_async(ahead.km.is_alive()):
+            self.km = ahead.km  # started for this submission while the previous one ran
+            self._kernel_dirs += ahead.folders
+            self._taken_ahead = True
+            return
+        if ahead is not None:
+            await ahead.stop()
         if self.kernel_manager_class is not SandboxedKernelManager:  # it makes its own folder
             kwargs["cwd"] = tempfile.mkdtemp(prefix="adgrader-kernel-")
             self._kernel_dirs.append(kwargs["cwd"])
         await super().async_start_new_kernel(**kwargs)
 
     start_new_kernel = run_sync(async_start_new_kernel)
+
+    async def async_start_new_kernel_client(self):
+        if getattr(self, "_taken_ahead", False):
+            self._taken_ahead = False
+            try:
+                await super().async_start_new_kernel_client()
+                healthy = await self._set_up_in_full()
+            except Exception:  # noqa: BLE001 - nbclient has cleaned up; a fresh kernel follows
+                healthy = False
+            if not healthy:
+                # It booted while the previous submission's code ran, under the same account:
+                # a fork bomb there (RLIMIT_NPROC is per account) can have spoilt its start-up.
+                self.log.warning("[%s] the kernel started ahead did not finish its set-up: a fresh one "
+                                 "grades this submission", _where(self.resources or {}))
+                if self.km is not None:
+                    await self._async_cleanup_kernel()
+                self.km = self.create_kernel_manager()
+                await self.async_start_new_kernel()
+        if self.kc is None:
+            await super().async_start_new_kernel_client()
+        if self.start_ahead and "kernel" not in _ahead and self._more_to_grade():
+            await self._start_ahead()
+        return self.kc
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
+
+    async def _set_up_in_full(self):
+        """Whether kernel_startup.py ran to its end in the kernel (asked without running a cell)."""
+        msg_id = self.kc.execute("", silent=True, store_history=False, user_expressions={
+            "ready": "getattr(__import__('sys').modules.get('adgrader.guard'), 'kernel_set_up', False)"})
+        reply = await self.async_wait_for_reply(msg_id)
+        result = (reply or {}).get("content", {}).get("user_expressions", {}).get("ready", {})
+        return result.get("status") == "ok" and result.get("data", {}).get("text/plain") == "True"
+
+    def create_kernel_manager(self):
+        km = super().create_kernel_manager()
+        km.client_factory = QuickReadyClient
+        return km
+
+    def _kernel_key(self):
+        """What a kernel started ahead must match to serve this notebook."""
+        arguments = tuple(arg for arg in self.extra_arguments  # nbclient adds this one at start
+                          if not arg.startswith("--HistoryManager.hist_file"))
+        return self.kernel_manager_class, self.kernel_name, arguments, self.ipython_hist_file
+
+    async def _start_ahead(self):
+        """Launch the kernel of the next submission as this notebook's would be launched; the
+        next ``async_start_new_kernel`` takes it."""
+        km = self.kernel_manager_class(kernel_name=self.kernel_name, config=self.config)
+        km.client_factory = QuickReadyClient
+        arguments, folders, kwargs = list(self.extra_arguments), [], {}
+        if getattr(km, "ipykernel", False) and self.ipython_hist_file and \
+                not any(arg.startswith("--HistoryManager.hist_file") for arg in arguments):
+            arguments.append(f"--HistoryManager.hist_file={self.ipython_hist_file}")  # as nbclient does
+        if self.kernel_manager_class is not SandboxedKernelManager:
+            kwargs["cwd"] = tempfile.mkdtemp(prefix="adgrader-kernel-")
+            folders.append(kwargs["cwd"])
+        ahead = _KernelAhead(self._kernel_key(), km, folders)
+        try:
+            await ensure_async(km.start_kernel(extra_arguments=arguments, **kwargs))
+        except Exception as error:  # noqa: BLE001 - the next submission then starts its own
+            self.log.warning("[adgrader] could not start the next submission's kernel ahead: %s", error)
+            await ahead.stop()
+            return
+        _ahead["kernel"] = ahead
+
+    def _more_to_grade(self):
+        """Whether this run has another notebook to grade after this one (nbgrader's converter
+        goes through its notebooks, then its submissions, in order)."""
+        converter = self.parent
+        while converter is not None and not hasattr(converter, "assignments"):
+            converter = converter.parent
+        nbg = (self.resources or {}).get("nbgrader", {})
+        if converter is None or not nbg:
+            return False
+        names = [os.path.splitext(os.path.basename(p))[0] for p in converter.notebooks]
+        if nbg.get("notebook") in names and names.index(nbg["notebook"]) < len(names) - 1:
+            return True
+        keys = sorted(converter.assignments)
+        here = [i for i, key in enumerate(keys)
+                if nbg.get("student") in Path(key).parts and nbg.get("assignment") in Path(key).parts]
+        return bool(here) and here[-1] < len(keys) - 1
 
     def _get_timeout(self, cell):
         timeout = super()._get_timeout(cell)
@@ -152,6 +255,69 @@ class ResilientExecute(Execute):
     def _error(ename, evalue):
         return NotebookNode(output_type="error", ename=ename, evalue=evalue,
                             traceback=[f"{ename}: {evalue}"])
+
+
+class QuickReadyClient(AsyncKernelClient):
+    """jupyter_client's client, whose wait for a new kernel ends as soon as the kernel has
+    answered ``kernel_info`` and IOPub has carried that request's "idle" status (then both
+    channels work and the kernel is idle), not after 0.2 s of silence on IOPub: a fixed fifth
+    of a second per submission."""
+
+    async def _async_wait_for_ready(self, timeout=None):
+        deadline = monotonic() + (math.inf if timeout is None else timeout)
+        while True:
+            self.kernel_info()
+            try:
+                reply = await ensure_async(self.shell_channel.get_msg(timeout=1))
+            except Empty:
+                reply = None
+            if reply is not None and reply["msg_type"] == "kernel_info_reply" and \
+                    await self._idle_after(reply["parent_header"].get("msg_id")):
+                self._handle_kernel_info_reply(reply)
+                return
+            if not await self._async_is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
+
+    async def _idle_after(self, msg_id):
+        """IOPub's messages up to the "idle" status of request ``msg_id``; False if IOPub falls
+        silent for 0.2 s before it (not connected yet: the caller asks again)."""
+        while True:
+            try:
+                msg = await ensure_async(self.iopub_channel.get_msg(timeout=0.2))
+            except Empty:
+                return False
+            if msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle" and \
+                    msg["parent_header"].get("msg_id") == msg_id:
+                return True
+
+
+class _KernelAhead:
+    """A kernel started for a submission not yet reached, and the folders to remove with it."""
+
+    def __init__(self, key, km, folders):
+        self.key, self.km, self.folders = key, km, folders
+
+    async def stop(self):
+        try:
+            if await ensure_async(self.km.is_alive()):
+                await ensure_async(self.km.shutdown_kernel(now=True))
+            await ensure_async(self.km.cleanup_resources())
+        finally:
+            for path in self.folders:
+                shutil.rmtree(path, ignore_errors=True)
+
+
+_ahead = {}  # "kernel": the _KernelAhead of the next submission, if one was started
+
+
+@atexit.register
+def _stop_kernel_ahead():
+    """The run ended before a submission took the kernel started for it (nbgrader skipped it)."""
+    ahead = _ahead.pop("kernel", None)
+    if ahead is not None:
+        run_sync(ahead.stop)()
 
 
 def _name(cell, index):
