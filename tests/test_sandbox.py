@@ -300,3 +300,19 @@ def test_the_policy_judges_a_named_module_without_importing_it(shape, tmp_path, 
         assert violations, shape  # refused, by its name
     # (numpy.zz_student passes the policy: numpy has no such attribute or submodule, and the
     # kernel, not nbgrader, is where the name then fails.)
+
+
+def test_kernels_preload_only_what_the_instructor_s_cells_import_and_a_student_may_import():
+    """The modules a kernel imports while it boots (ADGRADER_PRELOAD) come from the notebook's
+    locked cells, and only those any answer cell may import, or adcourse: a cell a student adds
+    with "locked" metadata cannot get a refused module imported before the policy reads it."""
+    from adgrader.plugins.execute import locked_imports
+    nb = read(EXERCISES / "source" / "a1_finite_differences" / "a1_finite_differences.ipynb")
+    assert locked_imports(nb)[:3] == ["numpy", "matplotlib.pyplot", "adcourse.zeroth_order"]
+    forged = new_code_cell("import os\nimport subprocess, numpy.testing\nfrom ctypes import CDLL\nimport adcourse.numpy\n",
+                           metadata={"nbgrader": {"locked": True, "grade": False, "solution": False,
+                                                  "grade_id": "setup2", "schema_version": 3}})
+    test = new_code_cell("import math", metadata={"nbgrader": {"locked": True, "grade": True, "points": 1,
+                                                                  "solution": False, "grade_id": "t"}})
+    nb.cells = [forged, test]
+    assert locked_imports(nb) == ["numpy.testing", "adcourse.numpy"]

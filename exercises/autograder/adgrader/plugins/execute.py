@@ -1,17 +1,20 @@
 """Autograde, execution stage: nbgrader's ``Execute``, made to finish every submission."""
 
+import ast
 import atexit
 import copy
 import json
 import logging
 import math
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
 from queue import Empty
 from time import monotonic
 
+from adcourse import answer_cells
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -62,6 +65,10 @@ class ResilientExecute(Execute):
         self._completed = []  # indices of the cells to re-run in a fresh kernel
         self._not_run = []  # names of the cells left when the notebook's time was up
         _drop_nbclient_timeout_line(self.log)
+        # The modules the notebook's own locked cells import (restored from the gradebook, so
+        # the instructor's), imported by kernel_startup.py while the kernel boots: a kernel
+        # started ahead has them before its submission reaches it (pyplot: about a second).
+        os.environ["ADGRADER_PRELOAD"] = ",".join(locked_imports(nb))
         if sandbox_verdict(self) is None:
             self.kernel_manager_class = SandboxedKernelManager
         try:
@@ -255,6 +262,29 @@ class ResilientExecute(Execute):
     def _error(ename, evalue):
         return NotebookNode(output_type="error", ename=ename, evalue=evalue,
                             traceback=[f"{ename}: {evalue}"])
+
+
+def locked_imports(nb):
+    """Modules imported at the top level of the notebook's locked code cells that are neither
+    tests nor answers (its set-up, its plots): ``["numpy", "matplotlib.pyplot", ...]``."""
+    names = []
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or not meta.get("locked") or meta.get("grade") or meta.get("solution"):
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                names += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.append(node.module)
+    # Only what any answer cell may import, or the course's library: a cell a student added
+    # with "locked" metadata must not get a module imported that the policy refuses them.
+    return [name for name in dict.fromkeys(names)
+            if name in answer_cells.IMPORTS or re.fullmatch(r"adcourse(\.[A-Za-z_]\w*)*", name)]
 
 
 class QuickReadyClient(AsyncKernelClient):
