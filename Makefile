@@ -39,8 +39,7 @@ endef
 
 # Both languages into _build/html (en/, ru/, index.html); see book/build.py.
 # It prints a line per step and per executed chapter; Sphinx's output goes to _build/logs/build.log.
-book: $(VENV)/.installed-book
-	$(call need_debian,npm)
+book: $(VENV)/.installed-book node_modules/.installed
 	@$(PY) book/build.py
 
 # npm's packages, as package-lock.json pins them: MathJax, configurable-http-proxy.

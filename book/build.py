@@ -28,8 +28,8 @@ output goes to `<build-dir>/logs/build.log` (printed as well with `--verbose`); 
 the build fails, the errors (with the failing chapter's traceback) and the log's
 path are printed. The children report through a pipe (book/_ext/execution.py).
 
-MathJax comes from the npm package pinned in package.json; `npm ci` installs it
-when node_modules/ is missing.
+MathJax comes from the npm package pinned in package-lock.json, installed by `npm ci`
+(`make book` and `make test` run it once, through node_modules/.installed).
 """
 import argparse
 import collections
@@ -99,19 +99,11 @@ def language_config(lang, cache_dir):
     return config
 
 
-def ensure_mathjax(logfile):
-    if MATHJAX.exists():
-        return
-    npm = shutil.which("npm")
-    if npm is None:
-        raise SystemExit("MathJax is not installed and npm is missing: install Node.js and npm "
-                         "(Debian: apt-get install npm), then run `npm ci` in the repository root")
-    log("installing MathJax from package-lock.json (npm ci)")
-    done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=ROOT, stdout=logfile,
-                          stderr=subprocess.STDOUT)
-    if done.returncode or not MATHJAX.exists():
-        raise SystemExit(f"npm ci failed (exit {done.returncode}) or did not install "
-                         f"{MATHJAX.relative_to(ROOT)}; see {logfile.name}")
+def require_mathjax():
+    """MathJax is served with the site, from node_modules/ (`make book` runs `npm ci` for it)."""
+    if not MATHJAX.exists():
+        raise SystemExit(f"{MATHJAX.relative_to(ROOT)} is missing: run `make book`, or `npm ci` in the "
+                         "repository root (Debian: apt-get install npm), then build again")
 
 
 def worker(lang, build_dir, fresh, cache_dir, progress_fd):
@@ -432,7 +424,7 @@ def main(argv=None):
     shown_log = display_path(log_path, shown_from)
     shown_site = display_path(build_dir / "html", shown_from)
     with open(log_path, "w", encoding="utf-8") as logfile:
-        ensure_mathjax(logfile)
+        require_mathjax()
         t1 = time.perf_counter()
         try:
             ids = make_student_versions(EXERCISES, student_dir(build_dir).parent)
