@@ -108,10 +108,6 @@ def require_mathjax():
 
 def worker(lang, build_dir, fresh, cache_dir, progress_fd):
     """Build one language in this process; return the Sphinx status code."""
-    # jsonschema imports rfc3987_syntax when it is installed (nbgrader's dependencies bring
-    # it) to check a string format nothing here uses, and that import compiles 38 grammars:
-    # about 8 s of every build's start. Jupyter Book validates its config without it.
-    sys.modules.setdefault("rfc3987_syntax", None)
     # Stopped (by the parent, or kill): exit through Python, so that atexit cleans up.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     from jupyter_book.sphinx import build_sphinx

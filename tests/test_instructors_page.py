@@ -15,8 +15,6 @@ table, the limits, and the feedback with the instructor's comment in the student
 Russian page must carry the same commands (comments and prose are translated).
 """
 import csv
-import json
-import os
 import re
 import subprocess
 import time

@@ -45,8 +45,8 @@ INSIDE_SOCKETS = "/run/adgrader-ipc"  # a tmpfs of the sandbox; sockets are <thi
 INSIDE_SCRATCH = "/scratch"
 INSIDE_MATPLOTLIB = INSIDE_SCRATCH + "/.matplotlib"  # MPLCONFIGDIR: writable, in the scratch tmpfs
 _KEPT_ENVIRONMENT = ("ADGRADER_DIR", "ADGRADER_MEMORY_LIMIT_MB", "ADGRADER_PRELOAD", "JAX_PLATFORMS",
-                     "LANG", "LC_ALL", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
-                     "MKL_NUM_THREADS", "PYTHONHASHSEED")
+                     "LANG", "LC_ALL", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
+                     "OMP_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONHASHSEED")
 
 
 class SandboxUnavailable(BaseException):

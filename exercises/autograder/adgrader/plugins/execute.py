@@ -91,9 +91,7 @@ class ResilientExecute(Execute):
             return
         if ahead is not None:
             await ahead.stop()
-        if self.kernel_manager_class is not SandboxedKernelManager:  # it makes its own folder
-            kwargs["cwd"] = tempfile.mkdtemp(prefix="adgrader-kernel-")
-            self._kernel_dirs.append(kwargs["cwd"])
+        self._own_cwd(kwargs, self._kernel_dirs)
         await super().async_start_new_kernel(**kwargs)
 
     start_new_kernel = run_sync(async_start_new_kernel)
@@ -136,6 +134,13 @@ class ResilientExecute(Execute):
         km.client_factory = QuickReadyClient
         return km
 
+    def _own_cwd(self, kwargs, folders):
+        """An unsandboxed kernel starts in an empty folder of ours (listed in ``folders`` for
+        removal), so nothing submitted beside the notebook is importable; the sandbox makes its own."""
+        if self.kernel_manager_class is not SandboxedKernelManager:
+            kwargs["cwd"] = tempfile.mkdtemp(prefix="adgrader-kernel-")
+            folders.append(kwargs["cwd"])
+
     def _kernel_key(self):
         """What a kernel started ahead must match to serve this notebook."""
         arguments = tuple(arg for arg in self.extra_arguments  # nbclient adds this one at start
@@ -151,9 +156,7 @@ class ResilientExecute(Execute):
         if getattr(km, "ipykernel", False) and self.ipython_hist_file and \
                 not any(arg.startswith("--HistoryManager.hist_file") for arg in arguments):
             arguments.append(f"--HistoryManager.hist_file={self.ipython_hist_file}")  # as nbclient does
-        if self.kernel_manager_class is not SandboxedKernelManager:
-            kwargs["cwd"] = tempfile.mkdtemp(prefix="adgrader-kernel-")
-            folders.append(kwargs["cwd"])
+        self._own_cwd(kwargs, folders)
         ahead = _KernelAhead(self._kernel_key(), km, folders)
         try:
             await ensure_async(km.start_kernel(extra_arguments=arguments, **kwargs))
